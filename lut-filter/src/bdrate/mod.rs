@@ -1,0 +1,1 @@
+//! Bjøntegaard-delta rate and PSNR (DESIGN §4). Being written (issue 6).

@@ -1,0 +1,602 @@
+//! The engine: runs a model on a region, tile by tile.
+//!
+//! For each output tile (64x64 on the target grid) it works out, backwards through the graph,
+//! the rectangle every map is needed on (the tile plus the halo the later nodes read), then
+//! computes forwards: codec planes are copied into small buffers with replicate padding and the
+//! sample range clamped, every node is evaluated on the picture part of its rectangle and padded
+//! by replication outside it. Reads therefore never clamp, and a map's value at any position is
+//! the one the whole-picture reference computes, whatever the tile or region: filtering CTU by
+//! CTU equals filtering the whole picture. Tiles are independent; rows of tiles run in parallel
+//! on the current rayon pool, so the output is identical for every thread count.
+
+use rayon::prelude::*;
+
+use crate::Error;
+use crate::container::Model;
+use crate::description::{Component, Grid};
+use crate::interp::{PreparedTable, trilinear};
+use crate::picture::{Picture, PlaneMut, Region, Sample};
+use crate::plan::{MapId, PlanKind, TableLoc};
+use crate::reference::{requantise, residual};
+use crate::tables::SpatialTable;
+
+/// Edge of an output tile on the target grid.
+pub const TILE: usize = 64;
+
+/// Checks that `pic` provides what `model` reads.
+pub(crate) fn check_model_picture<T: Sample>(
+    model: &Model<'_>,
+    pic: &Picture<'_, T>,
+) -> Result<(), Error> {
+    let plan = model.plan();
+    let desc = &plan.desc;
+    let unsupported = |reason: String| Error::Unsupported {
+        model: desc.name.clone(),
+        reason,
+    };
+    let [lo, hi] = desc.bit_depths;
+    if !(lo..=hi).contains(&pic.bit_depth) {
+        return Err(unsupported(format!(
+            "bit depth {} is outside its range {lo}..={hi}",
+            pic.bit_depth
+        )));
+    }
+    let mut used = vec![desc.component];
+    for node in &plan.nodes {
+        match &node.kind {
+            PlanKind::Spatial { input, .. } => used.push_input(*input),
+            PlanKind::Channel { inputs, .. } => inputs.iter().for_each(|&i| used.push_input(i)),
+        }
+    }
+    for c in used {
+        if pic.plane(c).is_none() {
+            return Err(unsupported(format!(
+                "it reads the {c} plane, which a {:?} picture lacks",
+                pic.chroma_format
+            )));
+        }
+    }
+    Ok(())
+}
+
+trait PushInput {
+    fn push_input(&mut self, id: MapId);
+}
+impl PushInput for Vec<Component> {
+    fn push_input(&mut self, id: MapId) {
+        if let MapId::Input(c) = id {
+            self.push(c);
+        }
+    }
+}
+
+/// A rectangle on a grid, half-open, possibly reaching outside the picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Rect {
+    y0: isize,
+    y1: isize,
+    x0: isize,
+    x1: isize,
+}
+
+impl Rect {
+    fn union(a: Option<Rect>, b: Rect) -> Rect {
+        match a {
+            None => b,
+            Some(a) => Rect {
+                y0: a.y0.min(b.y0),
+                y1: a.y1.max(b.y1),
+                x0: a.x0.min(b.x0),
+                x1: a.x1.max(b.x1),
+            },
+        }
+    }
+    fn width(&self) -> usize {
+        (self.x1 - self.x0) as usize
+    }
+    fn height(&self) -> usize {
+        (self.y1 - self.y0) as usize
+    }
+    fn clip(&self, w: usize, h: usize) -> Rect {
+        Rect {
+            y0: self.y0.max(0),
+            y1: self.y1.min(h as isize),
+            x0: self.x0.max(0),
+            x1: self.x1.min(w as isize),
+        }
+    }
+}
+
+/// A map on a rectangle: values row-major over `rect`.
+#[derive(Debug, Default)]
+struct Buf {
+    rect: Option<Rect>,
+    data: Vec<u16>,
+}
+
+impl Buf {
+    fn reset(&mut self, rect: Rect) {
+        self.rect = Some(rect);
+        self.data.clear();
+        self.data.resize(rect.width() * rect.height(), 0);
+    }
+
+    /// Fills positions of `rect` outside `inner` by copying the nearest position of `inner`.
+    fn replicate_outside(&mut self, inner: Rect) {
+        let r = self.rect.expect("buffer in use");
+        let w = r.width();
+        let ix0 = (inner.x0 - r.x0) as usize;
+        let ix1 = (inner.x1 - r.x0) as usize;
+        for y in (inner.y0 - r.y0) as usize..(inner.y1 - r.y0) as usize {
+            let row = &mut self.data[y * w..(y + 1) * w];
+            let (l, rv) = (row[ix0], row[ix1 - 1]);
+            row[..ix0].fill(l);
+            row[ix1..].fill(rv);
+        }
+        let iy0 = (inner.y0 - r.y0) as usize;
+        let iy1 = (inner.y1 - r.y0) as usize;
+        for y in 0..iy0 {
+            self.data.copy_within(iy0 * w..(iy0 + 1) * w, y * w);
+        }
+        for y in iy1..r.height() {
+            self.data.copy_within((iy1 - 1) * w..iy1 * w, y * w);
+        }
+    }
+}
+
+/// A node with its tables resolved for this call.
+struct Resolved<'a> {
+    outputs: usize,
+    terms: u32,
+    grid: Grid,
+    op: Op<'a>,
+}
+
+enum Op<'a> {
+    Spatial {
+        input: MapId,
+        /// (table, rotation) for every look-up.
+        lookups: Vec<(PreparedTable<'a>, usize)>,
+        taps: Vec<[(isize, isize); 4]>,
+        /// Per look-up anchor phase (row, col) in input samples.
+        phase: Vec<(isize, isize)>,
+        /// Input samples per output sample (1, or the chroma sub-sampling for a reduction).
+        step: (isize, isize),
+        /// Halo on the input grid relative to `(y*step, x*step)`: min/max row and col offset.
+        reach: (isize, isize, isize, isize),
+    },
+    Channel {
+        inputs: [MapId; 3],
+        table: &'a [i8],
+    },
+}
+
+/// Everything fixed for one call.
+struct Job<'a, T> {
+    nodes: Vec<Resolved<'a>>,
+    terms: Vec<(usize, usize)>,
+    pic: Picture<'a, T>,
+    component: Component,
+    luma: (usize, usize),
+    chroma: (usize, usize),
+    scale: (i32, u8),
+}
+
+impl<T: Sample> Job<'_, T> {
+    fn grid_size(&self, g: Grid) -> (usize, usize) {
+        match g {
+            Grid::Luma => self.luma,
+            Grid::Chroma => self.chroma,
+        }
+    }
+}
+
+/// Scratch buffers of one worker, reused across its tiles.
+#[derive(Default)]
+struct Scratch {
+    inputs: [Buf; 3],
+    features: Vec<Vec<Buf>>,
+    raw: Vec<Vec<i32>>,
+    raw_rect: Vec<Option<Rect>>,
+    need: Vec<Option<Rect>>,
+    acc: Vec<i32>,
+}
+
+/// Filters `region` of the model's component of `pic` into `dst` (same size as the plane).
+pub(crate) fn filter_region<T: Sample>(
+    model: &Model<'_>,
+    pic: &Picture<'_, T>,
+    region: Region,
+    dst: &mut PlaneMut<'_, T>,
+) -> Result<(), Error> {
+    check_model_picture(model, pic)?;
+    let plan = model.plan();
+    let component = plan.desc.component;
+    let target = pic.plane(component).expect("checked");
+    if (dst.width(), dst.height()) != (target.width(), target.height()) {
+        return Err(Error::Picture(format!(
+            "destination is {}x{}, the {component} plane is {}x{}",
+            dst.width(),
+            dst.height(),
+            target.width(),
+            target.height()
+        )));
+    }
+    let inside = region.width > 0
+        && region.height > 0
+        && region.x.checked_add(region.width).is_some_and(|e| e <= target.width())
+        && region.y.checked_add(region.height).is_some_and(|e| e <= target.height());
+    if !inside {
+        return Err(Error::Region {
+            x: region.x,
+            y: region.y,
+            width: region.width,
+            height: region.height,
+            plane_width: target.width(),
+            plane_height: target.height(),
+        });
+    }
+    let luma = pic.plane(Component::Y).expect("a picture has luma");
+    let chroma = pic
+        .plane(Component::U)
+        .map_or((0, 0), |p| (p.width(), p.height()));
+    let (sy, sx) = pic.chroma_format.subsampling().unwrap_or((1, 1));
+    let bytes = model.container.bytes();
+    let i8s = |r: &std::ops::Range<usize>| -> &[i8] { bytemuck::cast_slice(&bytes[r.clone()]) };
+
+    let nodes = plan
+        .nodes
+        .iter()
+        .map(|node| {
+            let op = match &node.kind {
+                PlanKind::Spatial {
+                    input,
+                    tables,
+                    rotations,
+                    phases,
+                } => {
+                    let mut lookups = Vec::new();
+                    let mut taps = Vec::new();
+                    let mut phase = Vec::new();
+                    for (pattern, loc) in tables {
+                        let table = match loc {
+                            TableLoc::Regular(r) => SpatialTable::Regular(i8s(r)),
+                            TableLoc::Dfc {
+                                geometry,
+                                fine,
+                                index,
+                                coarse,
+                            } => SpatialTable::Dfc {
+                                geometry: *geometry,
+                                fine: i8s(fine),
+                                index,
+                                coarse: i8s(coarse),
+                            },
+                        };
+                        let prepared = PreparedTable::new(table);
+                        for r in 0..*rotations {
+                            lookups.push((prepared, r));
+                            taps.push(
+                                pattern
+                                    .rotated_taps(r)
+                                    .map(|(a, b)| (a as isize, b as isize)),
+                            );
+                            phase.push(match phases {
+                                None => (0, 0),
+                                Some(ph) => (
+                                    isize::from(ph[r][0]) * (sy as isize - 1),
+                                    isize::from(ph[r][1]) * (sx as isize - 1),
+                                ),
+                            });
+                        }
+                    }
+                    let step = if phases.is_some() {
+                        (sy as isize, sx as isize)
+                    } else {
+                        (1, 1)
+                    };
+                    let offs = taps
+                        .iter()
+                        .zip(&phase)
+                        .flat_map(|(t, p)| t.map(|(a, b)| (a + p.0, b + p.1)));
+                    let reach = offs.fold((0, 0, 0, 0), |r, (a, b)| {
+                        (r.0.min(a), r.1.max(a), r.2.min(b), r.3.max(b))
+                    });
+                    Op::Spatial {
+                        input: *input,
+                        lookups,
+                        taps,
+                        phase,
+                        step,
+                        reach,
+                    }
+                }
+                PlanKind::Channel { inputs, table } => Op::Channel {
+                    inputs: *inputs,
+                    table: i8s(table),
+                },
+            };
+            Resolved {
+                outputs: node.outputs,
+                terms: node.terms,
+                grid: node.grid,
+                op,
+            }
+        })
+        .collect();
+    let job = Job {
+        nodes,
+        terms: plan.terms.clone(),
+        pic: *pic,
+        component,
+        luma: (luma.width(), luma.height()),
+        chroma,
+        scale: (plan.desc.output.scale, plan.desc.output.scale_shift),
+    };
+
+    let mut rows = dst.region_rows(region);
+    rows.par_chunks_mut(TILE)
+        .enumerate()
+        .for_each(|(band, band_rows)| {
+            let mut scratch = Scratch::default();
+            let y0 = region.y + band * TILE;
+            for tx in (0..region.width).step_by(TILE) {
+                let tile = Region::new(
+                    region.x + tx,
+                    y0,
+                    TILE.min(region.width - tx),
+                    band_rows.len(),
+                );
+                run_tile(&job, &mut scratch, tile, band_rows, tx);
+            }
+        });
+    Ok(())
+}
+
+/// Computes one tile and writes it into `rows` (the band's destination rows, starting at the
+/// region's left edge; the tile starts `col` samples into them).
+fn run_tile<T: Sample>(
+    job: &Job<'_, T>,
+    s: &mut Scratch,
+    tile: Region,
+    rows: &mut [&mut [T]],
+    col: usize,
+) {
+    let n = job.nodes.len();
+    s.need.clear();
+    s.need.resize(n, None);
+    let mut input_need: [Option<Rect>; 3] = [None; 3];
+    let tile_rect = Rect {
+        y0: tile.y as isize,
+        y1: (tile.y + tile.height) as isize,
+        x0: tile.x as isize,
+        x1: (tile.x + tile.width) as isize,
+    };
+    for &(t, _) in &job.terms {
+        s.need[t] = Some(Rect::union(s.need[t], tile_rect));
+    }
+    // Backwards: the rectangle each map is read on.
+    for i in (0..n).rev() {
+        let Some(r) = s.need[i] else { continue };
+        let mut want = |id: MapId, rect: Rect| match id {
+            MapId::Input(c) => input_need[c.index()] = Some(Rect::union(input_need[c.index()], rect)),
+            MapId::Node(m, _) => s.need[m] = Some(Rect::union(s.need[m], rect)),
+        };
+        match &job.nodes[i].op {
+            Op::Spatial {
+                input, step, reach, ..
+            } => want(
+                *input,
+                Rect {
+                    y0: r.y0 * step.0 + reach.0,
+                    y1: (r.y1 - 1) * step.0 + reach.1 + 1,
+                    x0: r.x0 * step.1 + reach.2,
+                    x1: (r.x1 - 1) * step.1 + reach.3 + 1,
+                },
+            ),
+            Op::Channel { inputs, .. } => inputs.iter().for_each(|&id| want(id, r)),
+        }
+    }
+    // Inputs: copy with clamped coordinates and clamped sample range.
+    let max = (1i32 << job.pic.bit_depth) - 1;
+    for c in Component::ALL {
+        let Some(rect) = input_need[c.index()] else {
+            continue;
+        };
+        let plane = job.pic.plane(c).expect("checked");
+        let (w, h) = (plane.width(), plane.height());
+        let buf = &mut s.inputs[c.index()];
+        buf.reset(rect);
+        let inner = rect.clip(w, h);
+        let bw = rect.width();
+        for y in inner.y0..inner.y1 {
+            let src = &plane.row(y as usize)[inner.x0 as usize..inner.x1 as usize];
+            let off = (y - rect.y0) as usize * bw + (inner.x0 - rect.x0) as usize;
+            for (d, v) in buf.data[off..off + src.len()].iter_mut().zip(src) {
+                *d = v.to_i32().clamp(0, max) as u16;
+            }
+        }
+        buf.replicate_outside(inner);
+    }
+    // Forwards.
+    if s.features.len() < n {
+        s.features.resize_with(n, Vec::new);
+        s.raw.resize_with(n, Vec::new);
+    }
+    s.raw_rect.clear();
+    s.raw_rect.resize(n, None);
+    let in_fb = u32::from(job.pic.bit_depth) - 4;
+    for i in 0..n {
+        let Some(rect) = s.need[i] else { continue };
+        let node = &job.nodes[i];
+        let (gw, gh) = job.grid_size(node.grid);
+        let inner = rect.clip(gw, gh);
+        let k = node.outputs;
+        let (iw, ih) = (inner.width(), inner.height());
+        let mut raw = std::mem::take(&mut s.raw[i]);
+        raw.clear();
+        raw.resize(iw * ih * k, 0);
+        s.acc.resize(k, 0);
+        let (features_before, _) = s.features.split_at(i);
+        let map = |id: MapId| -> (&Buf, u32) {
+            match id {
+                MapId::Input(c) => (&s.inputs[c.index()], in_fb),
+                MapId::Node(m, o) => (&features_before[m][o], 4),
+            }
+        };
+        match &node.op {
+            Op::Spatial {
+                input,
+                lookups,
+                taps,
+                phase,
+                step,
+                ..
+            } => {
+                let (buf, fb) = map(*input);
+                let br = buf.rect.expect("input computed");
+                let bw = br.width() as isize;
+                // Buffer offsets of every tap of every look-up, relative to the anchor.
+                let offsets: Vec<[isize; 4]> = taps
+                    .iter()
+                    .zip(phase)
+                    .map(|(t, p)| t.map(|(a, b)| (a + p.0) * bw + b + p.1))
+                    .collect();
+                let data = &buf.data;
+                for y in inner.y0..inner.y1 {
+                    for x in inner.x0..inner.x1 {
+                        let anchor = (y * step.0 - br.y0) * bw + (x * step.1 - br.x0);
+                        s.acc.fill(0);
+                        for ((table, _), off) in lookups.iter().zip(&offsets) {
+                            let v = off.map(|o| u32::from(data[(anchor + o) as usize]));
+                            table.lookup(v, fb, k, &mut s.acc);
+                        }
+                        let o = ((y - inner.y0) as usize * iw + (x - inner.x0) as usize) * k;
+                        raw[o..o + k].copy_from_slice(&s.acc);
+                    }
+                }
+            }
+            Op::Channel { inputs, table } => {
+                let bufs = inputs.map(|id| map(id));
+                for y in inner.y0..inner.y1 {
+                    for x in inner.x0..inner.x1 {
+                        let v = bufs.map(|(b, _)| {
+                            let r = b.rect.expect("input computed");
+                            u32::from(b.data[((y - r.y0) * r.width() as isize + x - r.x0) as usize])
+                        });
+                        s.acc.fill(0);
+                        trilinear(table, k, v, bufs.map(|(_, fb)| fb), &mut s.acc);
+                        let o = ((y - inner.y0) as usize * iw + (x - inner.x0) as usize) * k;
+                        raw[o..o + k].copy_from_slice(&s.acc);
+                    }
+                }
+            }
+        }
+        // Features: requantise every output over the picture part, pad outside.
+        let feats = &mut s.features[i];
+        feats.resize_with(k, Buf::default);
+        for (o, f) in feats.iter_mut().enumerate() {
+            f.reset(rect);
+            let fw = rect.width();
+            for y in 0..ih {
+                let dst_row = (y + (inner.y0 - rect.y0) as usize) * fw + (inner.x0 - rect.x0) as usize;
+                for x in 0..iw {
+                    f.data[dst_row + x] =
+                        requantise(i64::from(raw[(y * iw + x) * k + o]), node.terms) as u16;
+                }
+            }
+            f.replicate_outside(inner);
+        }
+        s.raw[i] = raw;
+        s.raw_rect[i] = Some(inner);
+    }
+    // Output: residual on the tile.
+    let target = job.pic.plane(job.component).expect("checked");
+    let (scale, shift) = job.scale;
+    for (ty, row) in rows.iter_mut().enumerate() {
+        let y = tile.y + ty;
+        for tx in 0..tile.width {
+            let x = tile.x + tx;
+            let mut sum = 0i64;
+            for &(t, o) in &job.terms {
+                let r = s.raw_rect[t].expect("term computed");
+                let k = job.nodes[t].outputs;
+                let idx = ((y as isize - r.y0) as usize * r.width() + (x as isize - r.x0) as usize)
+                    * k
+                    + o;
+                sum += i64::from(s.raw[t][idx]);
+            }
+            let src = i64::from(target.at(x, y).to_i32().clamp(0, max));
+            let out = (src + residual(sum, scale, shift, job.pic.bit_depth)).clamp(0, i64::from(max));
+            row[col + tx] = T::from_i32(out as i32);
+        }
+    }
+}
+
+impl<'c> Model<'c> {
+    /// Filters `region` (on this model's component grid) of `pic` into `dst`, which has the
+    /// size of the component's plane; samples of `dst` outside the region are not touched.
+    /// Reads the unfiltered source around the region, so filtering region by region equals
+    /// filtering the whole plane. Runs on the current rayon pool.
+    pub fn filter_region<T: Sample>(
+        &self,
+        pic: &Picture<'_, T>,
+        region: Region,
+        dst: &mut PlaneMut<'_, T>,
+    ) -> Result<(), Error> {
+        filter_region(self, pic, region, dst)
+    }
+
+    /// Filters the whole plane of this model's component into `dst`.
+    pub fn filter_plane<T: Sample>(
+        &self,
+        pic: &Picture<'_, T>,
+        dst: &mut PlaneMut<'_, T>,
+    ) -> Result<(), Error> {
+        let p = pic.plane(self.description().component).ok_or_else(|| {
+            Error::Picture(format!("the picture has no {} plane", self.description().component))
+        })?;
+        filter_region(self, pic, Region::new(0, 0, p.width(), p.height()), dst)
+    }
+
+    /// How far outside a region (in samples of the model's own grid, rounded up) the model
+    /// reads the source: the margin a caller must keep valid around a region.
+    pub fn margin(&self) -> usize {
+        // Receptive radius: sum over the longest chain of per-node reach (in target samples).
+        let plan = self.plan();
+        let mut reach = vec![0usize; plan.nodes.len()];
+        let mut best = 0usize;
+        for (i, node) in plan.nodes.iter().enumerate() {
+            let (input_reach, own) = match &node.kind {
+                PlanKind::Spatial { input, tables, rotations, phases } => {
+                    let r = tables
+                        .iter()
+                        .flat_map(|(p, _)| (0..*rotations).flat_map(move |r| p.rotated_taps(r)))
+                        .map(|(a, b)| a.unsigned_abs().max(b.unsigned_abs()) as usize)
+                        .max()
+                        .unwrap_or(0)
+                        + usize::from(phases.is_some());
+                    let ir = match input {
+                        MapId::Node(m, _) => reach[*m],
+                        MapId::Input(_) => 0,
+                    };
+                    (ir, r)
+                }
+                PlanKind::Channel { inputs, .. } => (
+                    inputs
+                        .iter()
+                        .map(|i| match i {
+                            MapId::Node(m, _) => reach[*m],
+                            MapId::Input(_) => 0,
+                        })
+                        .max()
+                        .unwrap_or(0),
+                    0,
+                ),
+            };
+            reach[i] = input_reach + own;
+            best = best.max(reach[i]);
+        }
+        best
+    }
+}

@@ -1,0 +1,214 @@
+//! The engine's interpolation kernels (portable). Each is checked against the reference
+//! implementation's independent code by the engine-vs-reference tests.
+
+use crate::tables::{DfcGeometry, FRAC_BITS, NODES, ONE, SpatialTable, normalise_fraction};
+
+/// Strides of the 17^4 grid per coordinate.
+const REGULAR_STRIDES: [usize; 4] = [NODES * NODES * NODES, NODES * NODES, NODES, 1];
+
+/// Sorts coordinates by fraction (largest first, ties: lower coordinate first) with a sorting
+/// network on unique keys.
+#[inline(always)]
+fn order(f: [u32; 4]) -> [usize; 4] {
+    // key = fraction * 4 + (3 - coordinate): unique, larger first = the documented order.
+    let mut k = [0usize, 1, 2, 3].map(|i| (f[i] << 2) | (3 - i as u32));
+    macro_rules! cswap {
+        ($a:expr, $b:expr) => {
+            if k[$a] < k[$b] {
+                k.swap($a, $b);
+            }
+        };
+    }
+    cswap!(0, 1);
+    cswap!(2, 3);
+    cswap!(0, 2);
+    cswap!(1, 3);
+    cswap!(1, 2);
+    k.map(|x| 3 - (x & 3) as usize)
+}
+
+/// Simplex vertices and weights: vertex `i` is `base + sum of strides of the first i sorted
+/// coordinates`.
+#[inline(always)]
+fn simplex_positions(
+    base: usize,
+    strides: [usize; 4],
+    f: [u32; 4],
+) -> ([usize; 5], [i32; 5]) {
+    let o = order(f);
+    let p1 = base + strides[o[0]];
+    let p2 = p1 + strides[o[1]];
+    let p3 = p2 + strides[o[2]];
+    let p4 = p3 + strides[o[3]];
+    let fs = o.map(|i| f[i] as i32);
+    (
+        [base, p1, p2, p3, p4],
+        [ONE - fs[0], fs[0] - fs[1], fs[1] - fs[2], fs[2] - fs[3], fs[3]],
+    )
+}
+
+#[inline(always)]
+fn accumulate(table: &[i8], k: usize, rows: [usize; 5], w: [i32; 5], acc: &mut [i32]) {
+    for (j, a) in acc.iter_mut().enumerate().take(k) {
+        let mut s = 0i32;
+        for i in 0..5 {
+            s += w[i] * i32::from(table[rows[i] * k + j]);
+        }
+        *a += s;
+    }
+}
+
+/// Per-coordinate strides of a DFC fine-index position (linear in the node coordinates: moving
+/// the anchor also moves every diagonal offset by -1).
+pub(crate) fn dfc_position_strides(g: &DfcGeometry) -> [usize; 4] {
+    let band = g.band();
+    let mut s = [0usize; 4];
+    let mut acc = 1usize;
+    for k in (1..4).rev() {
+        s[k] = acc;
+        acc *= if k < g.dims { band } else { NODES };
+    }
+    // s[0] = acc (stride of x) minus the strides of the diagonal offsets; wrapping arithmetic
+    // keeps the sum exact for the in-band vertices it is applied to.
+    let diag: usize = (1..g.dims).map(|k| s[k]).sum();
+    s[0] = acc.wrapping_sub(diag);
+    s
+}
+
+/// A table prepared for the engine: the view plus derived strides.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PreparedTable<'a> {
+    pub table: SpatialTable<'a>,
+    pub pos_strides: [usize; 4],
+    pub coarse_strides: [usize; 4],
+}
+
+impl<'a> PreparedTable<'a> {
+    pub(crate) fn new(table: SpatialTable<'a>) -> Self {
+        match table {
+            SpatialTable::Regular(_) => PreparedTable {
+                table,
+                pos_strides: REGULAR_STRIDES,
+                coarse_strides: REGULAR_STRIDES,
+            },
+            SpatialTable::Dfc { geometry, .. } => {
+                let cn = geometry.coarse_nodes();
+                PreparedTable {
+                    table,
+                    pos_strides: dfc_position_strides(&geometry),
+                    coarse_strides: [cn * cn * cn, cn * cn, cn, 1],
+                }
+            }
+        }
+    }
+
+    /// Adds the 4-simplex look-up of `v` (values with `fb` fraction bits, already clamped to
+    /// the grid's range) to `acc[..k]`, in units of 1/256 of a table value.
+    #[inline]
+    pub(crate) fn lookup(&self, v: [u32; 4], fb: u32, k: usize, acc: &mut [i32]) {
+        match self.table {
+            SpatialTable::Regular(t) => {
+                let mask = (1u32 << fb) - 1;
+                let n = v.map(|x| (x >> fb) as usize);
+                let f = v.map(|x| normalise_fraction(x & mask, fb));
+                let base = ((n[0] * NODES + n[1]) * NODES + n[2]) * NODES + n[3];
+                let (rows, w) = simplex_positions(base, REGULAR_STRIDES, f);
+                accumulate(t, k, rows, w, acc);
+            }
+            SpatialTable::Dfc {
+                geometry,
+                fine,
+                index,
+                coarse,
+            } => {
+                let q = 1i32 << fb;
+                let lim = geometry.dw as i32 * q;
+                let x0 = v[0] as i32;
+                let mut in_band = true;
+                for &vi in v.iter().take(geometry.dims).skip(1) {
+                    let d = vi as i32 - x0;
+                    in_band &= d > -lim && d <= lim;
+                }
+                if in_band {
+                    let mask = (1u32 << fb) - 1;
+                    let n = v.map(|x| (x >> fb) as usize);
+                    let f = v.map(|x| normalise_fraction(x & mask, fb));
+                    let base = geometry.index_pos(n);
+                    let (pos, w) = simplex_positions(base, self.pos_strides, f);
+                    let rows = pos.map(|p| index[p] as usize);
+                    accumulate(fine, k, rows, w, acc);
+                } else {
+                    let bits = fb + geometry.si as u32 - 4;
+                    let mask = (1u32 << bits) - 1;
+                    let n = v.map(|x| (x >> bits) as usize);
+                    let f = v.map(|x| normalise_fraction(x & mask, bits));
+                    let s = self.coarse_strides;
+                    let base = n[0] * s[0] + n[1] * s[1] + n[2] * s[2] + n[3];
+                    let (rows, w) = simplex_positions(base, s, f);
+                    accumulate(coarse, k, rows, w, acc);
+                }
+            }
+        }
+    }
+}
+
+/// Adds the trilinear look-up of three values (own fraction bits each) to `acc[..k]`, in units
+/// of 1/256 of a table value (the 2^24-scaled sum rounded half up).
+#[inline]
+pub(crate) fn trilinear(table: &[i8], k: usize, v: [u32; 3], fb: [u32; 3], acc: &mut [i32]) {
+    let n = [0, 1, 2].map(|i| (v[i] >> fb[i]) as usize);
+    let f = [0, 1, 2].map(|i| normalise_fraction(v[i] & ((1 << fb[i]) - 1), fb[i]) as i64);
+    let base = (n[0] * NODES + n[1]) * NODES + n[2];
+    let wx = [i64::from(ONE) - f[0], f[0]];
+    let wy = [i64::from(ONE) - f[1], f[1]];
+    let wz = [i64::from(ONE) - f[2], f[2]];
+    for (j, a) in acc.iter_mut().enumerate().take(k) {
+        let mut s = 0i64;
+        for (bx, wxv) in wx.iter().enumerate() {
+            for (by, wyv) in wy.iter().enumerate() {
+                let row = base + bx * NODES * NODES + by * NODES;
+                let w = wxv * wyv;
+                s += w * (wz[0] * i64::from(table[row * k + j])
+                    + wz[1] * i64::from(table[(row + 1) * k + j]));
+            }
+        }
+        *a += ((s + (1 << (2 * FRAC_BITS - 1))) >> (2 * FRAC_BITS)) as i32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_descending_with_low_index_first_on_ties() {
+        assert_eq!(order([3, 9, 9, 1]), [1, 2, 0, 3]);
+        assert_eq!(order([5, 5, 5, 5]), [0, 1, 2, 3]);
+        assert_eq!(order([0, 0, 7, 7]), [2, 3, 0, 1]);
+    }
+
+    #[test]
+    fn order_matches_a_plain_sort_on_all_small_inputs() {
+        for code in 0..4u32.pow(4) {
+            let f = [0, 1, 2, 3].map(|i| (code >> (2 * i)) & 3);
+            let mut expect = [0usize, 1, 2, 3];
+            expect.sort_by(|&a, &b| f[b].cmp(&f[a]).then(a.cmp(&b)));
+            assert_eq!(order(f), expect, "fractions {f:?}");
+        }
+    }
+
+    #[test]
+    fn dfc_position_strides_match_index_pos() {
+        for dims in 2..=4 {
+            let g = DfcGeometry { dims, dw: 3, si: 5 };
+            let s = dfc_position_strides(&g);
+            let n = [8usize, 9, 7, 10];
+            let base = g.index_pos(n);
+            for k in 0..4 {
+                let mut m = n;
+                m[k] += 1;
+                assert_eq!(base.wrapping_add(s[k]), g.index_pos(m), "dims {dims} coord {k}");
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Writing containers (used by lut-build, lut-train and tests).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use safetensors::Dtype;
+
+use crate::Error;
+use crate::container::{Container, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_NAME, keys};
+use crate::description::{ContainerDescription, ModelDescription, Node, TableLayout};
+use crate::plan::{RequiredKind, RequiredTensor, check_description, required_tensors};
+use crate::tables::DfcGeometry;
+
+/// Builds a container in memory, then writes it atomically.
+#[derive(Debug, Default)]
+pub struct ContainerWriter {
+    description: ContainerDescription,
+    tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
+}
+
+impl ContainerWriter {
+    /// An empty container.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a model. `table` is called once per int8 table the description requires (see
+    /// [`required_tensors`]) and must return `shape[0] * shape[1]` values, rows of outputs
+    /// adjacent; DFC fine index tables are filled with the canonical index.
+    pub fn add_model(
+        &mut self,
+        desc: ModelDescription,
+        mut table: impl FnMut(&RequiredTensor) -> Vec<i8>,
+    ) -> Result<(), Error> {
+        check_description(&desc)?;
+        if self.description.models.iter().any(|m| m.name == desc.name) {
+            return Err(Error::model(&desc.name, "model name is used twice"));
+        }
+        let mut indexes: HashMap<String, Vec<i32>> = HashMap::new();
+        for node in &desc.nodes {
+            if let Node::Spatial(s) = node
+                && let TableLayout::Dfc { dims, dw, si } = s.table
+            {
+                let g = DfcGeometry {
+                    dims: dims.into(),
+                    dw: dw.into(),
+                    si: si.into(),
+                };
+                for p in &s.patterns {
+                    let name = format!("{}/{}/{}/fine_index", desc.name, s.name, p.name());
+                    indexes.insert(name, g.fine_index().0);
+                }
+            }
+        }
+        for req in required_tensors(&desc) {
+            match req.kind {
+                RequiredKind::Table => {
+                    let values = table(&req);
+                    let expected: usize = req.shape.iter().product();
+                    if values.len() != expected {
+                        return Err(Error::tensor(
+                            &req.name,
+                            format!("{} values given, shape {:?} needs {expected}", values.len(), req.shape),
+                        ));
+                    }
+                    self.add_i8(&req.name, req.shape.clone(), &values);
+                }
+                RequiredKind::FineIndex => {
+                    let index = &indexes[&req.name];
+                    self.add_index(&req.name, index);
+                }
+            }
+        }
+        self.description.models.push(desc);
+        Ok(())
+    }
+
+    /// Adds (or replaces) a raw int8 tensor.
+    pub fn add_i8(&mut self, name: &str, shape: Vec<usize>, values: &[i8]) {
+        let bytes = bytemuck::cast_slice::<i8, u8>(values).to_vec();
+        self.tensors.insert(name.into(), (Dtype::I8, shape, bytes));
+    }
+
+    /// Adds (or replaces) an index tensor: int16 when every value fits, else int32.
+    pub fn add_index(&mut self, name: &str, values: &[i32]) {
+        let fits = values.iter().all(|&v| i16::try_from(v).is_ok());
+        let (dtype, bytes) = if fits {
+            let b = values
+                .iter()
+                .flat_map(|&v| (v as i16).to_le_bytes())
+                .collect();
+            (Dtype::I16, b)
+        } else {
+            (Dtype::I32, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        };
+        self.tensors
+            .insert(name.into(), (dtype, vec![values.len()], bytes));
+    }
+
+    /// Removes a tensor (for building deliberately broken files in tests).
+    pub fn remove_tensor(&mut self, name: &str) {
+        self.tensors.remove(name);
+    }
+
+    /// The description written so far.
+    pub fn description(&self) -> &ContainerDescription {
+        &self.description
+    }
+
+    /// Mutable description (for tests that build inconsistent files on purpose).
+    pub fn description_mut(&mut self) -> &mut ContainerDescription {
+        &mut self.description
+    }
+
+    /// Serialises without validating; `version` overrides the format version.
+    pub fn to_bytes_unchecked(&self, version: Option<&str>) -> Result<Vec<u8>, Error> {
+        let description = serde_json::to_string(&self.description)
+            .map_err(|e| Error::Description(e.to_string()))?;
+        let version = version
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{FORMAT_MAJOR}.{FORMAT_MINOR}"));
+        let serialise = |checksum: u32| -> Result<Vec<u8>, Error> {
+            let mut meta = HashMap::new();
+            meta.insert(keys::FORMAT.to_string(), FORMAT_NAME.to_string());
+            meta.insert(keys::VERSION.to_string(), version.clone());
+            meta.insert(keys::DESCRIPTION.to_string(), description.clone());
+            meta.insert(keys::CHECKSUM.to_string(), format!("crc32:{checksum:08x}"));
+            let views = self
+                .tensors
+                .iter()
+                .map(|(name, (dtype, shape, bytes))| {
+                    safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+                        .map(|v| (name.clone(), v))
+                        .map_err(|e| Error::tensor(name, e.to_string()))
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            safetensors::serialize(views, Some(meta)).map_err(|e| Error::Malformed(e.to_string()))
+        };
+        // The tensor bytes do not depend on the metadata: serialise, checksum, serialise again.
+        let first = serialise(0)?;
+        let header = u64::from_le_bytes(first[..8].try_into().expect("8 bytes")) as usize;
+        let crc = crc32fast::hash(&first[8 + header..]);
+        serialise(crc)
+    }
+
+    /// Serialises and validates the result by opening it.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        let bytes = self.to_bytes_unchecked(None)?;
+        Container::from_bytes(bytes.clone())?;
+        Ok(bytes)
+    }
+
+    /// Validates and writes atomically (temporary file in the same folder, then rename).
+    pub fn write(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let bytes = self.to_bytes()?;
+        crate::io::write_atomic(path.as_ref(), &bytes)
+    }
+}
