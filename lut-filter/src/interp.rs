@@ -7,8 +7,8 @@ use crate::tables::{DfcGeometry, FRAC_BITS, NODES, ONE, SpatialTable, normalise_
 const REGULAR_STRIDES: [usize; 4] = [NODES * NODES * NODES, NODES * NODES, NODES, 1];
 
 /// Sorts coordinates by fraction (largest first, ties: lower coordinate first) with a sorting
-/// network on unique keys.
-#[inline(always)]
+/// network on unique keys (the documented order; tests check the branchless ranks against it).
+#[cfg(test)]
 fn order(f: [u32; 4]) -> [usize; 4] {
     // key = fraction * 4 + (3 - coordinate): unique, larger first = the documented order.
     let mut k = [0usize, 1, 2, 3].map(|i| (f[i] << 2) | (3 - i as u32));
@@ -28,33 +28,60 @@ fn order(f: [u32; 4]) -> [usize; 4] {
 }
 
 /// Simplex vertices and weights: vertex `i` is `base + sum of strides of the first i sorted
-/// coordinates`.
+/// coordinates`. Branchless: each coordinate's rank in the order is counted with comparisons,
+/// so random fractions cost no mispredicted branches.
 #[inline(always)]
 fn simplex_positions(
     base: usize,
     strides: [usize; 4],
     f: [u32; 4],
 ) -> ([usize; 5], [i32; 5]) {
-    let o = order(f);
-    let p1 = base + strides[o[0]];
-    let p2 = p1 + strides[o[1]];
-    let p3 = p2 + strides[o[2]];
-    let p4 = p3 + strides[o[3]];
-    let fs = o.map(|i| f[i] as i32);
+    // key = fraction * 4 + (3 - coordinate): unique; larger key = earlier in the order.
+    let key = [0usize, 1, 2, 3].map(|i| (f[i] << 2) | (3 - i as u32));
+    let mut pos = [base; 5];
+    let mut fs = [0i32; 4];
+    for i in 0..4 {
+        let rank = (0..4).map(|j| usize::from(key[j] > key[i])).sum::<usize>();
+        fs[rank] = f[i] as i32;
+        for (r, p) in pos.iter_mut().enumerate().skip(1) {
+            *p += strides[i] * usize::from(rank < r);
+        }
+    }
     (
-        [base, p1, p2, p3, p4],
+        pos,
         [ONE - fs[0], fs[0] - fs[1], fs[1] - fs[2], fs[2] - fs[3], fs[3]],
     )
 }
 
 #[inline(always)]
-fn accumulate(table: &[i8], k: usize, rows: [usize; 5], w: [i32; 5], acc: &mut [i32]) {
-    for (j, a) in acc.iter_mut().enumerate().take(k) {
-        let mut s = 0i32;
-        for i in 0..5 {
-            s += w[i] * i32::from(table[rows[i] * k + j]);
+fn accumulate_k<const K: usize>(table: &[i8], rows: [usize; 5], w: [i32; 5], acc: &mut [i32]) {
+    let mut s = [0i32; K];
+    for i in 0..5 {
+        let row = &table[rows[i] * K..rows[i] * K + K];
+        for j in 0..K {
+            s[j] += w[i] * i32::from(row[j]);
         }
-        *a += s;
+    }
+    for (a, v) in acc.iter_mut().zip(s) {
+        *a += v;
+    }
+}
+
+#[inline(always)]
+fn accumulate(table: &[i8], k: usize, rows: [usize; 5], w: [i32; 5], acc: &mut [i32]) {
+    match k {
+        1 => accumulate_k::<1>(table, rows, w, acc),
+        2 => accumulate_k::<2>(table, rows, w, acc),
+        3 => accumulate_k::<3>(table, rows, w, acc),
+        _ => {
+            for (j, a) in acc.iter_mut().enumerate().take(k) {
+                let mut s = 0i32;
+                for i in 0..5 {
+                    s += w[i] * i32::from(table[rows[i] * k + j]);
+                }
+                *a += s;
+            }
+        }
     }
 }
 
@@ -188,12 +215,123 @@ mod tests {
     }
 
     #[test]
+    fn branchless_positions_follow_the_order() {
+        let strides = [1000, 100, 10, 1];
+        for code in 0..4u32.pow(4) {
+            let f = [0, 1, 2, 3].map(|i| (code >> (2 * i)) & 3);
+            let o = order(f);
+            let (pos, w) = simplex_positions(0, strides, f);
+            let mut p = 0;
+            for r in 0..4 {
+                p += strides[o[r]];
+                assert_eq!(pos[r + 1], p, "fractions {f:?}");
+            }
+            assert_eq!(w.iter().sum::<i32>(), ONE);
+            assert_eq!(w[4], f[o[3]] as i32);
+        }
+    }
+
+    #[test]
     fn order_matches_a_plain_sort_on_all_small_inputs() {
         for code in 0..4u32.pow(4) {
             let f = [0, 1, 2, 3].map(|i| (code >> (2 * i)) & 3);
             let mut expect = [0usize, 1, 2, 3];
             expect.sort_by(|&a, &b| f[b].cmp(&f[a]).then(a.cmp(&b)));
             assert_eq!(order(f), expect, "fractions {f:?}");
+        }
+    }
+
+    use crate::tables::{REGULAR_ROWS, regular_row};
+    use proptest::prelude::*;
+
+    /// An affine table `c0 + c1 a + c2 b + c3 c + c4 d` over node coordinates (within int8).
+    fn affine_table(c: [i32; 5]) -> Vec<i8> {
+        let mut t = vec![0i8; REGULAR_ROWS];
+        crate::tables::for_each_tuple(NODES, |n| {
+            let v = c[0] + (0..4).map(|i| c[i + 1] * n[i] as i32).sum::<i32>();
+            t[regular_row(n[0], n[1], n[2], n[3])] = v as i8;
+        });
+        t
+    }
+
+    fn lookup1(t: &PreparedTable<'_>, v: [u32; 4], fb: u32) -> i32 {
+        let mut acc = [0i32; 1];
+        t.lookup(v, fb, 1, &mut acc);
+        acc[0]
+    }
+
+    proptest! {
+        /// At grid nodes the look-up returns the stored value exactly.
+        #[test]
+        fn simplex_reproduces_nodes(n in proptest::array::uniform4(0u32..16), seed in any::<u64>(), fb in 4u32..=8) {
+            let t: Vec<i8> = (0..REGULAR_ROWS).map(|i| ((i as u64).wrapping_mul(seed | 1) >> 7) as i8).collect();
+            let table = PreparedTable::new(SpatialTable::Regular(&t));
+            let v = n.map(|x| x << fb);
+            let row = regular_row(n[0] as usize, n[1] as usize, n[2] as usize, n[3] as usize);
+            prop_assert_eq!(lookup1(&table, v, fb), ONE * i32::from(t[row]));
+        }
+
+        /// Simplex interpolation reproduces affine functions exactly (at 8-bit and 10-bit).
+        #[test]
+        fn simplex_is_exact_on_affine_tables(
+            c in (-60i32..60, -1i32..=1, -1i32..=1, -1i32..=1, -1i32..=1),
+            v in proptest::array::uniform4(0u32..1024),
+            ten_bit in any::<bool>(),
+        ) {
+            let c = [c.0, c.1, c.2, c.3, c.4];
+            let t = affine_table(c);
+            let table = PreparedTable::new(SpatialTable::Regular(&t));
+            let fb = if ten_bit { 6 } else { 4 };
+            let v = v.map(|x| x >> (10 - (fb + 4)));
+            // value at fractional coordinate x / 2^fb, in units of 1/256
+            let expect = ONE * c[0]
+                + (0..4)
+                    .map(|i| {
+                        let node = (v[i] >> fb) as i32;
+                        let frac = normalise_fraction(v[i] & ((1 << fb) - 1), fb) as i32;
+                        c[i + 1] * (ONE * node + frac)
+                    })
+                    .sum::<i32>();
+            prop_assert_eq!(lookup1(&table, v, fb), expect);
+        }
+
+        /// A DFC table compacted from a regular one gives the regular result inside the band.
+        #[test]
+        fn dfc_equals_regular_inside_the_band(
+            dims in 2usize..=4, dw in 1usize..=4, si in 4usize..=7, seed in any::<u64>(),
+            x in 0u32..256, d in proptest::array::uniform3(-64i32..=64),
+        ) {
+            let t: Vec<i8> = (0..REGULAR_ROWS * 2).map(|i| ((i as u64).wrapping_mul(seed | 1) >> 9) as i8).collect();
+            let g = DfcGeometry { dims, dw, si };
+            let (fine, index, coarse) = g.compact(&t, 2);
+            let dfc = PreparedTable::new(SpatialTable::Dfc { geometry: g, fine: &fine, index: &index, coarse: &coarse });
+            let regular = PreparedTable::new(SpatialTable::Regular(&t));
+            let v = [x, (x as i32 + d[0]).clamp(0, 255) as u32, (x as i32 + d[1]).clamp(0, 255) as u32, (x as i32 + d[2]).clamp(0, 255) as u32];
+            let lim = 16 * dw as i32;
+            let in_band = (1..dims).all(|k| { let e = v[k] as i32 - x as i32; e > -lim && e <= lim });
+            let (mut a, mut b) = ([0i32; 2], [0i32; 2]);
+            dfc.lookup(v, 4, 2, &mut a);
+            regular.lookup(v, 4, 2, &mut b);
+            if in_band {
+                prop_assert_eq!(a, b);
+            }
+            // Outside the band the coarse table is used: at its nodes it is exact too.
+            let step = 1u32 << si;
+            let on_coarse = v.map(|x| (x / step) * step);
+            let (mut a, mut b) = ([0i32; 2], [0i32; 2]);
+            dfc.lookup(on_coarse, 4, 2, &mut a);
+            regular.lookup(on_coarse, 4, 2, &mut b);
+            prop_assert_eq!(a, b);
+        }
+
+        /// Trilinear returns stored values at nodes.
+        #[test]
+        fn trilinear_reproduces_nodes(n in proptest::array::uniform3(0u32..16), fb in proptest::array::uniform3(4u32..=8)) {
+            let t: Vec<i8> = (0..crate::tables::CHANNEL_ROWS * 3).map(|i| (i % 251) as i8).collect();
+            let mut acc = [0i32; 3];
+            trilinear(&t, 3, [n[0] << fb[0], n[1] << fb[1], n[2] << fb[2]], fb, &mut acc);
+            let row = (n[0] as usize * NODES + n[1] as usize) * NODES + n[2] as usize;
+            prop_assert_eq!(acc, [0, 1, 2].map(|j| ONE * i32::from(t[row * 3 + j])));
         }
     }
 

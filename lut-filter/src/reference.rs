@@ -273,3 +273,30 @@ fn trilinear(table: &[i8], k: usize, v: [i32; 3], fb: [u32; 3]) -> Vec<i64> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requantisation_follows_design() {
+        // clamp(round(sum / terms) + 127, 0, 255) with sums in 1/256 units, half up.
+        assert_eq!(requantise(0, 12), 127);
+        assert_eq!(requantise(256 * 12 * 5, 12), 132);
+        assert_eq!(requantise(256 * 12 * 5 / 2, 12), 130); // 2.5 -> 3
+        assert_eq!(requantise(-256 * 12 * 5 / 2, 12), 125); // -2.5 -> -2
+        assert_eq!(requantise(256 * 12 * 1000, 12), 255);
+        assert_eq!(requantise(-256 * 12 * 1000, 12), 0);
+    }
+
+    #[test]
+    fn residual_scales_with_bit_depth() {
+        // S = 100 table units, scale 0.5 (32768 / 2^16) -> 50 codes at 10 bit.
+        let s = 100 * 256;
+        assert_eq!(residual(s, 32768, 16, 10), 50);
+        assert_eq!(residual(s, 32768, 16, 8), 13); // 12.5 -> 13
+        assert_eq!(residual(s, 32768, 16, 12), 200);
+        assert_eq!(residual(-s, 32768, 16, 8), -12); // -12.5 -> -12 (half up)
+        assert_eq!(residual(s, 0, 0, 10), 0);
+    }
+}
