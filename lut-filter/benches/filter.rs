@@ -9,9 +9,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use lut_filter::description::presets;
-use lut_filter::{
-    ChromaFormat, Container, ContainerWriter, Picture, Plane, PlaneMut, TableLayout,
-};
+use lut_filter::{ChromaFormat, Container, ContainerWriter, Picture, Plane, PlaneMut, TableLayout};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -404,7 +404,10 @@ pub mod presets {
         scale: i32,
         scale_shift: u8,
     ) -> ModelDescription {
-        assert!(component != Component::Y, "the cross-component model filters chroma");
+        assert!(
+            component != Component::Y,
+            "the cross-component model filters chroma"
+        );
         let (own, other) = if component == Component::U {
             ("in.u", "in.v")
         } else {

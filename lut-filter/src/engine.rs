@@ -224,8 +224,14 @@ pub(crate) fn filter_region<T: Sample>(
     }
     let inside = region.width > 0
         && region.height > 0
-        && region.x.checked_add(region.width).is_some_and(|e| e <= target.width())
-        && region.y.checked_add(region.height).is_some_and(|e| e <= target.height());
+        && region
+            .x
+            .checked_add(region.width)
+            .is_some_and(|e| e <= target.width())
+        && region
+            .y
+            .checked_add(region.height)
+            .is_some_and(|e| e <= target.height());
     if !inside {
         return Err(Error::Region {
             x: region.x,
@@ -379,7 +385,9 @@ fn run_tile<T: Sample>(
     for i in (0..n).rev() {
         let Some(r) = s.need[i] else { continue };
         let mut want = |id: MapId, rect: Rect| match id {
-            MapId::Input(c) => input_need[c.index()] = Some(Rect::union(input_need[c.index()], rect)),
+            MapId::Input(c) => {
+                input_need[c.index()] = Some(Rect::union(input_need[c.index()], rect))
+            }
             MapId::Node(m, _) => s.need[m] = Some(Rect::union(s.need[m], rect)),
         };
         match &job.nodes[i].op {
@@ -477,7 +485,7 @@ fn run_tile<T: Sample>(
                 }
             }
             Op::Channel { inputs, table } => {
-                let bufs = inputs.map(|id| map(id));
+                let bufs = inputs.map(map);
                 for y in inner.y0..inner.y1 {
                     for x in inner.x0..inner.x1 {
                         let v = bufs.map(|(b, _)| {
@@ -499,7 +507,8 @@ fn run_tile<T: Sample>(
             f.reset(rect);
             let fw = rect.width();
             for y in 0..ih {
-                let dst_row = (y + (inner.y0 - rect.y0) as usize) * fw + (inner.x0 - rect.x0) as usize;
+                let dst_row =
+                    (y + (inner.y0 - rect.y0) as usize) * fw + (inner.x0 - rect.x0) as usize;
                 for x in 0..iw {
                     f.data[dst_row + x] =
                         requantise(i64::from(raw[(y * iw + x) * k + o]), node.terms) as u16;
@@ -527,7 +536,8 @@ fn run_tile<T: Sample>(
                 sum += i64::from(s.raw[t][idx]);
             }
             let src = i64::from(target.at(x, y).to_i32().clamp(0, max));
-            let out = (src + residual(sum, scale, shift, job.pic.bit_depth)).clamp(0, i64::from(max));
+            let out =
+                (src + residual(sum, scale, shift, job.pic.bit_depth)).clamp(0, i64::from(max));
             row[col + tx] = T::from_i32(out as i32);
         }
     }
@@ -547,6 +557,12 @@ impl<'c> Model<'c> {
         filter_region(self, pic, region, dst)
     }
 
+    /// Checks, without filtering, that this model can run on `pic` (bit depth within its range,
+    /// every plane it reads present): the check every filter call makes first.
+    pub fn check<T: Sample>(&self, pic: &Picture<'_, T>) -> Result<(), Error> {
+        check_model_picture(self, pic)
+    }
+
     /// Filters the whole plane of this model's component into `dst`.
     pub fn filter_plane<T: Sample>(
         &self,
@@ -554,7 +570,10 @@ impl<'c> Model<'c> {
         dst: &mut PlaneMut<'_, T>,
     ) -> Result<(), Error> {
         let p = pic.plane(self.description().component).ok_or_else(|| {
-            Error::Picture(format!("the picture has no {} plane", self.description().component))
+            Error::Picture(format!(
+                "the picture has no {} plane",
+                self.description().component
+            ))
         })?;
         filter_region(self, pic, Region::new(0, 0, p.width(), p.height()), dst)
     }
@@ -568,7 +587,12 @@ impl<'c> Model<'c> {
         let mut best = 0usize;
         for (i, node) in plan.nodes.iter().enumerate() {
             let (input_reach, own) = match &node.kind {
-                PlanKind::Spatial { input, tables, rotations, phases } => {
+                PlanKind::Spatial {
+                    input,
+                    tables,
+                    rotations,
+                    phases,
+                } => {
                     let r = tables
                         .iter()
                         .flat_map(|(p, _)| (0..*rotations).flat_map(move |r| p.rotated_taps(r)))

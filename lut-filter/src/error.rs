@@ -18,7 +18,9 @@ pub enum Error {
     #[error("not a valid LUT container: {0}")]
     Malformed(String),
     /// A safetensors file, but not one of ours.
-    #[error("not a LUT container: metadata key '{0}' is missing (is this a plain safetensors file?)")]
+    #[error(
+        "not a LUT container: metadata key '{0}' is missing (is this a plain safetensors file?)"
+    )]
     NotAContainer(&'static str),
     /// The format's major version is not one this build reads.
     #[error(

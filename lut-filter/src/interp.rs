@@ -31,11 +31,7 @@ fn order(f: [u32; 4]) -> [usize; 4] {
 /// coordinates`. Branchless: each coordinate's rank in the order is counted with comparisons,
 /// so random fractions cost no mispredicted branches.
 #[inline(always)]
-fn simplex_positions(
-    base: usize,
-    strides: [usize; 4],
-    f: [u32; 4],
-) -> ([usize; 5], [i32; 5]) {
+fn simplex_positions(base: usize, strides: [usize; 4], f: [u32; 4]) -> ([usize; 5], [i32; 5]) {
     // key = fraction * 4 + (3 - coordinate): unique; larger key = earlier in the order.
     let key = [0usize, 1, 2, 3].map(|i| (f[i] << 2) | (3 - i as u32));
     let mut pos = [base; 5];
@@ -49,7 +45,13 @@ fn simplex_positions(
     }
     (
         pos,
-        [ONE - fs[0], fs[0] - fs[1], fs[1] - fs[2], fs[2] - fs[3], fs[3]],
+        [
+            ONE - fs[0],
+            fs[0] - fs[1],
+            fs[1] - fs[2],
+            fs[2] - fs[3],
+            fs[3],
+        ],
     )
 }
 
@@ -195,8 +197,9 @@ pub(crate) fn trilinear(table: &[i8], k: usize, v: [u32; 3], fb: [u32; 3], acc: 
             for (by, wyv) in wy.iter().enumerate() {
                 let row = base + bx * NODES * NODES + by * NODES;
                 let w = wxv * wyv;
-                s += w * (wz[0] * i64::from(table[row * k + j])
-                    + wz[1] * i64::from(table[(row + 1) * k + j]));
+                s += w
+                    * (wz[0] * i64::from(table[row * k + j])
+                        + wz[1] * i64::from(table[(row + 1) * k + j]));
             }
         }
         *a += ((s + (1 << (2 * FRAC_BITS - 1))) >> (2 * FRAC_BITS)) as i32;
@@ -345,7 +348,11 @@ mod tests {
             for k in 0..4 {
                 let mut m = n;
                 m[k] += 1;
-                assert_eq!(base.wrapping_add(s[k]), g.index_pos(m), "dims {dims} coord {k}");
+                assert_eq!(
+                    base.wrapping_add(s[k]),
+                    g.index_pos(m),
+                    "dims {dims} coord {k}"
+                );
             }
         }
     }

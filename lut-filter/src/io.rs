@@ -16,6 +16,21 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), Error> {
+    write_atomic_try(path, |w| {
+        fill(w).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}
+
+/// Like [`write_atomic_with`], for producers with their own error type and a result: an
+/// error from `fill` is returned as is (and nothing is left at `path`); I/O errors of the
+/// temporary file or the rename become `E` through `From<Error>`.
+pub fn write_atomic_try<R, E: From<Error>>(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<R, E>,
+) -> Result<R, E> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -32,18 +47,20 @@ pub fn write_atomic_with(
         name.to_string_lossy(),
         std::process::id()
     ));
-    let result = (|| {
-        let file = std::fs::File::create(&tmp)?;
-        {
+    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let outcome = (|| {
+        let value = {
             let mut w = std::io::BufWriter::new(&file);
-            fill(&mut w)?;
-            w.flush()?;
-        }
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
+            let value = fill(&mut w)?;
+            w.flush().map_err(io)?;
+            value
+        };
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(value)
     })();
-    if result.is_err() {
+    if outcome.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(io)
+    outcome
 }

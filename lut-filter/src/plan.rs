@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use crate::Error;
-use crate::description::{
-    Component, Grid, ModelDescription, Node, Pattern, Sampling, TableLayout,
-};
+use crate::description::{Component, Grid, ModelDescription, Node, Pattern, Sampling, TableLayout};
 use crate::tables::{CHANNEL_ROWS, DfcGeometry, REGULAR_ROWS};
 
 /// Element type of a tensor.
@@ -108,7 +106,6 @@ pub(crate) struct ModelPlan {
     pub terms: Vec<(usize, usize)>,
 }
 
-
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
@@ -123,9 +120,12 @@ fn resolve(
     names: &HashMap<&str, usize>,
     nodes: &[PlanNode],
 ) -> Result<MapId, Error> {
-    let (head, tail) = r
-        .split_once('.')
-        .ok_or_else(|| Error::model(model, format!("map '{r}' is not 'in.<y|u|v>' or '<node>.<k>'")))?;
+    let (head, tail) = r.split_once('.').ok_or_else(|| {
+        Error::model(
+            model,
+            format!("map '{r}' is not 'in.<y|u|v>' or '<node>.<k>'"),
+        )
+    })?;
     if head == "in" {
         let c: Component = tail
             .parse()
@@ -226,7 +226,10 @@ pub(crate) fn plan_model(
         if t.shape != req.shape {
             return Err(Error::tensor(
                 &req.name,
-                format!("has shape {:?}, the description needs {:?}", t.shape, req.shape),
+                format!(
+                    "has shape {:?}, the description needs {:?}",
+                    t.shape, req.shape
+                ),
             ));
         }
         Ok(t)
@@ -328,7 +331,10 @@ fn build_plan(
         ));
     }
     if desc.qp_range[0] > desc.qp_range[1] {
-        return Err(Error::model(m, format!("empty QP range {:?}", desc.qp_range)));
+        return Err(Error::model(
+            m,
+            format!("empty QP range {:?}", desc.qp_range),
+        ));
     }
     let [b0, b1] = desc.bit_depths;
     if !(8..=12).contains(&b0) || !(8..=12).contains(&b1) || b0 > b1 {
@@ -355,7 +361,10 @@ fn build_plan(
             return Err(Error::model(m, format!("node name '{name}' is used twice")));
         }
         if !(1..=8).contains(&node.outputs()) {
-            return Err(Error::model(m, format!("node '{name}' must have 1 to 8 outputs")));
+            return Err(Error::model(
+                m,
+                format!("node '{name}' must have 1 to 8 outputs"),
+            ));
         }
         let grid_of = |id: MapId, nodes: &[PlanNode]| match id {
             MapId::Input(c) => c.grid(),
@@ -365,7 +374,10 @@ fn build_plan(
             Node::Spatial(s) => {
                 let input = resolve(m, &s.input, &names, &nodes)?;
                 if s.patterns.is_empty() || s.patterns.len() > 3 {
-                    return Err(Error::model(m, format!("node '{name}' needs 1 to 3 patterns")));
+                    return Err(Error::model(
+                        m,
+                        format!("node '{name}' needs 1 to 3 patterns"),
+                    ));
                 }
                 for (i, p) in s.patterns.iter().enumerate() {
                     if s.patterns[..i].contains(p) {
@@ -376,10 +388,15 @@ fn build_plan(
                     }
                 }
                 if !(1..=4).contains(&s.rotations) {
-                    return Err(Error::model(m, format!("node '{name}' needs 1 to 4 rotations")));
+                    return Err(Error::model(
+                        m,
+                        format!("node '{name}' needs 1 to 4 rotations"),
+                    ));
                 }
                 if let TableLayout::Dfc { dims, dw, si } = s.table
-                    && (!(2..=4).contains(&dims) || !(1..=8).contains(&dw) || !(4..=7).contains(&si))
+                    && (!(2..=4).contains(&dims)
+                        || !(1..=8).contains(&dw)
+                        || !(4..=7).contains(&si))
                 {
                     return Err(Error::model(
                         m,
@@ -470,7 +487,10 @@ fn build_plan(
     for t in &out.terms {
         match resolve(m, t, &names, &nodes)? {
             MapId::Input(_) => {
-                return Err(Error::model(m, format!("output term '{t}' must be a node output")));
+                return Err(Error::model(
+                    m,
+                    format!("output term '{t}' must be a node output"),
+                ));
             }
             MapId::Node(n, k) => {
                 if nodes[n].grid != target_grid {

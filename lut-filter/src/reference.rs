@@ -88,7 +88,11 @@ pub fn filter_plane<T: Sample>(model: &Model<'_>, pic: &Picture<'_, T>) -> Resul
         .map(|&c| pic.plane(c).map(|_| input(c)))
         .collect();
     let grid_size = |g: Grid| {
-        let c = if g == Grid::Luma { Component::Y } else { Component::U };
+        let c = if g == Grid::Luma {
+            Component::Y
+        } else {
+            Component::U
+        };
         let p = pic.plane(c).expect("checked above");
         (p.width(), p.height())
     };
@@ -185,7 +189,8 @@ fn simplex(bytes: &[u8], loc: &TableLoc, k: usize, v: [i32; 4], fb: u32) -> Vec<
         )
     };
     // (table, nodes, fractions, row function)
-    let (table, nodes, frac, row): (&[i8], _, _, Box<dyn Fn([usize; 4]) -> usize>) = match loc {
+    type RowOf<'a> = Box<dyn Fn([usize; 4]) -> usize + 'a>;
+    let (table, nodes, frac, row): (&[i8], _, _, RowOf<'_>) = match loc {
         TableLoc::Regular(range) => {
             let (n, f) = split(fb);
             (
@@ -256,8 +261,12 @@ fn simplex(bytes: &[u8], loc: &TableLoc, k: usize, v: [i32; 4], fb: u32) -> Vec<
 /// One trilinear look-up of three values with their own fraction bits.
 fn trilinear(table: &[i8], k: usize, v: [i32; 3], fb: [u32; 3]) -> Vec<i64> {
     let n: [usize; 3] = [0, 1, 2].map(|i| (v[i] >> fb[i]) as usize);
-    let f: [i64; 3] = [0, 1, 2]
-        .map(|i| i64::from(normalise_fraction((v[i] & ((1 << fb[i]) - 1)) as u32, fb[i])));
+    let f: [i64; 3] = [0, 1, 2].map(|i| {
+        i64::from(normalise_fraction(
+            (v[i] & ((1 << fb[i]) - 1)) as u32,
+            fb[i],
+        ))
+    });
     (0..k)
         .map(|j| {
             let mut s = 0i64;

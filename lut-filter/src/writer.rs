@@ -60,7 +60,11 @@ impl ContainerWriter {
                     if values.len() != expected {
                         return Err(Error::tensor(
                             &req.name,
-                            format!("{} values given, shape {:?} needs {expected}", values.len(), req.shape),
+                            format!(
+                                "{} values given, shape {:?} needs {expected}",
+                                values.len(),
+                                req.shape
+                            ),
                         ));
                     }
                     self.add_i8(&req.name, req.shape.clone(), &values);
@@ -91,7 +95,10 @@ impl ContainerWriter {
                 .collect();
             (Dtype::I16, b)
         } else {
-            (Dtype::I32, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+            (
+                Dtype::I32,
+                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
         };
         self.tensors
             .insert(name.into(), (dtype, vec![values.len()], bytes));

@@ -3,8 +3,8 @@
 
 use lut_filter::description::{ChannelNode, OutputDescription, SpatialNode};
 use lut_filter::{
-    ChromaFormat, Component, Container, ContainerWriter, ModelDescription, Node, Pattern,
-    Sampling, TableLayout,
+    ChromaFormat, Component, Container, ContainerWriter, ModelDescription, Node, Pattern, Sampling,
+    TableLayout,
 };
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -139,7 +139,13 @@ impl TablePool {
     /// `n` values starting at a random offset (wrapping).
     pub fn take(&self, rng: &mut ChaCha8Rng, n: usize) -> Vec<i8> {
         let start = rng.gen_range(0..self.bytes.len());
-        self.bytes.iter().cycle().skip(start).take(n).copied().collect()
+        self.bytes
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(n)
+            .copied()
+            .collect()
     }
 }
 
@@ -209,9 +215,9 @@ impl<T: lut_filter::Sample> OwnedPicture<T> {
     /// Borrowed view.
     pub fn view(&self) -> lut_filter::Picture<'_, T> {
         let p = |i: usize| {
-            self.planes.get(i).map(|(d, s, w, h)| {
-                lut_filter::Plane::new(d, *s, *w, *h).expect("valid plane")
-            })
+            self.planes
+                .get(i)
+                .map(|(d, s, w, h)| lut_filter::Plane::new(d, *s, *w, *h).expect("valid plane"))
         };
         lut_filter::Picture::new(p(0).unwrap(), p(1), p(2), self.format, self.bit_depth)
             .expect("valid picture")

@@ -1,1 +1,264 @@
-fn main() {}
+//! `lut-filter`: the LUT in-loop filter on Y4M files, PSNR as VTM reports it, and container
+//! inspection.
+//!
+//! Every error ends the program with one line on stderr (`error: <what>: <why>`) and a non-zero
+//! exit status: 2 for a bad command line, 1 for everything else. Output files are written
+//! through a temporary file renamed at the end, so a failed run leaves none behind.
+
+mod filter;
+mod inspect;
+mod psnr;
+mod y4m_io;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use lut_filter::default_model::IS_IDENTITY_PLACEHOLDER;
+use lut_filter::{Component, Container};
+
+/// What `--help` says about the embedded default container; switches by itself once the
+/// trained model replaces the placeholder.
+const DEFAULT_NOTE: &str = if IS_IDENTITY_PLACEHOLDER {
+    "NOTE: the default container embedded in this binary is currently an IDENTITY PLACEHOLDER \
+     (zero residual; it filters nothing: output = input) until the trained model lands. \
+     Pass --lut FILE to filter with a real container."
+} else {
+    "The default container embedded in this binary holds the trained models \
+     (see `lut-filter inspect`); --lut FILE selects another container."
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lut-filter",
+    version,
+    about = "LUT-based in-loop filter for VVC: filter Y4M files, measure PSNR as VTM does, \
+             inspect .lut containers",
+    after_help = DEFAULT_NOTE
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Filter every frame of a Y4M file (8, 10 or 12 bit; 4:2:0, 4:2:2, 4:4:4 or mono).
+    ///
+    /// Each selected component is filtered by the container's model for it at the given QP;
+    /// chroma models read the unfiltered luma. Components without a model are copied. The
+    /// output has the input's header, byte for byte.
+    #[command(after_help = DEFAULT_NOTE)]
+    Filter {
+        /// Input Y4M file.
+        input: PathBuf,
+        /// Output Y4M file (written atomically: nothing is left behind on failure).
+        output: PathBuf,
+        /// Container (.lut) to use instead of the embedded default (memory-mapped).
+        #[arg(long, value_name = "FILE")]
+        lut: Option<PathBuf>,
+        /// Read the --lut container into memory instead of memory-mapping it (the embedded
+        /// default is in memory already).
+        #[arg(long)]
+        read_into_memory: bool,
+        /// Slice QP used to select the models.
+        #[arg(long, default_value_t = 32, allow_negative_numbers = true,
+              value_parser = clap::value_parser!(i32).range(-24..=63))]
+        qp: i32,
+        /// Components to filter, comma-separated: y, u, v (or `all`); the others are copied.
+        #[arg(long, value_name = "LIST", default_value = "y,u,v")]
+        components: String,
+        /// Worker threads (default: all cores, or RAYON_NUM_THREADS).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+        /// No progress bar and no summary line.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// PSNR of B against A as VTM reports it (per frame, per plane, and the mean).
+    ///
+    /// Both files are brought to the computation bit depth (8-bit samples shifted left); the
+    /// peak is 255 << (B-8) (1020 at 10 bit); the sequence value is the mean of the per-frame
+    /// values; a plane without error gets 999.99 dB. YUV = (6 Y + U + V) / 8.
+    Psnr {
+        /// Reference Y4M (e.g. the original).
+        a: PathBuf,
+        /// Y4M to measure (e.g. the reconstruction).
+        b: PathBuf,
+        /// Bit depth of the computation (default: the larger of the two files'); samples of
+        /// lower-depth files are shifted left.
+        #[arg(long, value_name = "B", value_parser = clap::value_parser!(u8).range(8..=16))]
+        bit_depth: Option<u8>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describe a container: version, checksum, models, nodes, tables.
+    #[command(after_help = DEFAULT_NOTE)]
+    Inspect {
+        /// Container file (default: the embedded one).
+        file: Option<PathBuf>,
+        /// Also list every tensor.
+        #[arg(long)]
+        tensors: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A command-line mistake found after parsing (exit status 2, like clap's own).
+#[derive(Debug)]
+pub(crate) struct Usage(pub(crate) String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(e.kind(), K::InvalidValue | K::ValueValidation) {
+                // One line is enough for a bad value.
+                let text = e.to_string();
+                eprintln!("{}", text.lines().next().unwrap_or("error: invalid value"));
+                return ExitCode::from(2);
+            }
+            e.exit();
+        }
+    };
+    match run(cli) {
+        Ok(text) => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: writing to stdout: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            let line = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {line}");
+            if e.root_cause().downcast_ref::<Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Runs a command; returns what goes to stdout.
+fn run(cli: Cli) -> Result<String> {
+    match cli.command {
+        Command::Filter {
+            input,
+            output,
+            lut,
+            read_into_memory,
+            qp,
+            components,
+            threads,
+            quiet,
+        } => {
+            let components = parse_components(&components)?;
+            if let Some(n) = threads {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.into())
+                    .build_global()
+                    .with_context(|| format!("starting {n} worker threads"))?;
+            }
+            filter::run(&filter::FilterArgs {
+                input,
+                output,
+                lut,
+                read_into_memory,
+                qp,
+                components,
+                quiet,
+            })
+        }
+        Command::Psnr {
+            a,
+            b,
+            bit_depth,
+            json,
+        } => psnr::run(&a, &b, bit_depth, json),
+        Command::Inspect {
+            file,
+            tensors,
+            json,
+        } => inspect::run(file.as_deref(), tensors, json),
+    }
+}
+
+/// Parses `--components`: `y,u,v`, any subset in any order, or `all`.
+fn parse_components(list: &str) -> Result<Vec<Component>> {
+    if list.trim().eq_ignore_ascii_case("all") {
+        return Ok(Component::ALL.to_vec());
+    }
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim) {
+        if item.is_empty() {
+            return Err(Usage(format!(
+                "--components '{list}': empty item (expected e.g. y,u,v)"
+            ))
+            .into());
+        }
+        let c: Component = item
+            .parse()
+            .map_err(|e: String| Usage(format!("--components '{list}': {e}")))?;
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Opens `--lut FILE` (mapped, or read with `read_into_memory`) or the embedded default.
+/// Also returns how to name it in messages.
+pub(crate) fn open_container(
+    path: Option<&Path>,
+    read_into_memory: bool,
+) -> Result<(Container, String)> {
+    match path {
+        None => {
+            let c = lut_filter::default_model::open()
+                .map_err(lib_err)
+                .context("opening the embedded default container")?;
+            Ok((c, "the embedded default container".into()))
+        }
+        Some(p) => {
+            let opened = if read_into_memory {
+                Container::read(p)
+            } else {
+                Container::open(p)
+            };
+            let c = opened
+                .map_err(lib_err)
+                .with_context(|| format!("opening container {}", p.display()))?;
+            Ok((c, format!("container {}", p.display())))
+        }
+    }
+}
+
+/// Converts a library error for the anyhow chain. I/O errors name their path, which the
+/// caller's context already names: keep only the cause.
+pub(crate) fn lib_err(e: lut_filter::Error) -> anyhow::Error {
+    match e {
+        lut_filter::Error::Io { source, .. } => anyhow::Error::new(source),
+        other => anyhow::Error::new(other),
+    }
+}
