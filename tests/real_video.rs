@@ -44,7 +44,10 @@ fn validation_clips_ctu_wise_equal_whole_and_reference() {
         return;
     };
     let container = random_models();
-    let clips: Vec<_> = manifest(&data).into_iter().filter(|c| c.split == "val").collect();
+    let clips: Vec<_> = manifest(&data)
+        .into_iter()
+        .filter(|c| c.split == "val")
+        .collect();
     assert!(!clips.is_empty(), "the manifest lists validation clips");
     for clip in clips {
         let (w, h, planes) = first_frame_10bit(&data.join(format!("orig/{}.y4m", clip.name)));
@@ -77,7 +80,11 @@ fn validation_clips_ctu_wise_equal_whole_and_reference() {
                         model.filter_region(&pic, block, &mut dst).unwrap();
                     }
                 });
-                assert!(by_ctu == whole, "{} {c}: CTU-wise != whole ({threads} threads)", clip.name);
+                assert!(
+                    by_ctu == whole,
+                    "{} {c}: CTU-wise != whole ({threads} threads)",
+                    clip.name
+                );
             }
             // The reference on a crop of the top-left corner (it is slow on purpose).
             let crop = 48.min(pw).min(ph);
@@ -102,13 +109,21 @@ fn validation_clips_ctu_wise_equal_whole_and_reference() {
             )
             .unwrap();
             let expect = reference::filter_plane(&model, &small).unwrap();
-            let (sw, sh) = if c == Component::Y { (lw, lh) } else { (ccw, cch) };
+            let (sw, sh) = if c == Component::Y {
+                (lw, lh)
+            } else {
+                (ccw, cch)
+            };
             let mut got = vec![0i16; sw * sh];
             model
                 .filter_plane(&small, &mut PlaneMut::new(&mut got, sw, sw, sh).unwrap())
                 .unwrap();
             let got: Vec<i32> = got.iter().map(|&v| i32::from(v)).collect();
-            assert_eq!(got, expect, "{} {c}: engine != reference on the crop", clip.name);
+            assert_eq!(
+                got, expect,
+                "{} {c}: engine != reference on the crop",
+                clip.name
+            );
         }
         eprintln!("{}: {w}x{h} ok", clip.name);
     }

@@ -202,26 +202,25 @@ struct Scratch {
     acc: Vec<i32>,
 }
 
-/// Filters `region` of the model's component of `pic` into `dst` (same size as the plane).
-pub(crate) fn filter_region<T: Sample>(
+/// Which part of the destination a call writes.
+enum Destination<'d, 'a, T> {
+    /// A plane of the component's size; the region is written at its own position.
+    Plane(&'d mut PlaneMut<'a, T>),
+    /// A plane of the region's size.
+    Region(&'d mut PlaneMut<'a, T>),
+}
+
+/// Filters `region` of the model's component of `pic` into `dst`.
+fn filter_region<T: Sample>(
     model: &Model<'_>,
     pic: &Picture<'_, T>,
     region: Region,
-    dst: &mut PlaneMut<'_, T>,
+    dst: Destination<'_, '_, T>,
 ) -> Result<(), Error> {
     check_model_picture(model, pic)?;
     let plan = model.plan();
     let component = plan.desc.component;
     let target = pic.plane(component).expect("checked");
-    if (dst.width(), dst.height()) != (target.width(), target.height()) {
-        return Err(Error::Picture(format!(
-            "destination is {}x{}, the {component} plane is {}x{}",
-            dst.width(),
-            dst.height(),
-            target.width(),
-            target.height()
-        )));
-    }
     let inside = region.width > 0
         && region.height > 0
         && region
@@ -242,6 +241,32 @@ pub(crate) fn filter_region<T: Sample>(
             plane_height: target.height(),
         });
     }
+    let mut rows = match dst {
+        Destination::Plane(d) => {
+            if (d.width(), d.height()) != (target.width(), target.height()) {
+                return Err(Error::Picture(format!(
+                    "destination is {}x{}, the {component} plane is {}x{}",
+                    d.width(),
+                    d.height(),
+                    target.width(),
+                    target.height()
+                )));
+            }
+            d.region_rows(region)
+        }
+        Destination::Region(d) => {
+            if (d.width(), d.height()) != (region.width, region.height) {
+                return Err(Error::Picture(format!(
+                    "destination is {}x{}, the region is {}x{}",
+                    d.width(),
+                    d.height(),
+                    region.width,
+                    region.height
+                )));
+            }
+            d.region_rows(Region::new(0, 0, region.width, region.height))
+        }
+    };
     let luma = pic.plane(Component::Y).expect("a picture has luma");
     let chroma = pic
         .plane(Component::U)
@@ -340,7 +365,6 @@ pub(crate) fn filter_region<T: Sample>(
         scale: (plan.desc.output.scale, plan.desc.output.scale_shift),
     };
 
-    let mut rows = dst.region_rows(region);
     rows.par_chunks_mut(TILE)
         .enumerate()
         .for_each(|(band, band_rows)| {
@@ -554,7 +578,19 @@ impl<'c> Model<'c> {
         region: Region,
         dst: &mut PlaneMut<'_, T>,
     ) -> Result<(), Error> {
-        filter_region(self, pic, region, dst)
+        filter_region(self, pic, region, Destination::Plane(dst))
+    }
+
+    /// Like [`Model::filter_region`], but `dst` covers only the region (its size is the
+    /// region's): callers filtering several regions of one picture at once (e.g. CTUs on
+    /// several threads) hand each call a disjoint view of their destination.
+    pub fn filter_region_into<T: Sample>(
+        &self,
+        pic: &Picture<'_, T>,
+        region: Region,
+        dst: &mut PlaneMut<'_, T>,
+    ) -> Result<(), Error> {
+        filter_region(self, pic, region, Destination::Region(dst))
     }
 
     /// Checks, without filtering, that this model can run on `pic` (bit depth within its range,
@@ -575,7 +611,12 @@ impl<'c> Model<'c> {
                 self.description().component
             ))
         })?;
-        filter_region(self, pic, Region::new(0, 0, p.width(), p.height()), dst)
+        filter_region(
+            self,
+            pic,
+            Region::new(0, 0, p.width(), p.height()),
+            Destination::Plane(dst),
+        )
     }
 
     /// How far outside a region (in samples of the model's own grid, rounded up) the model

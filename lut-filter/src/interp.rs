@@ -1,5 +1,8 @@
 //! The engine's interpolation kernels (portable). Each is checked against the reference
 //! implementation's independent code by the engine-vs-reference tests.
+//!
+//! [`PreparedTable::locate`] is public: builders and trainers use it to know exactly which rows
+//! and weights a look-up reads (a look-up is linear in the table entries).
 
 use crate::tables::{DfcGeometry, FRAC_BITS, NODES, ONE, SpatialTable, normalise_fraction};
 
@@ -104,16 +107,28 @@ pub(crate) fn dfc_position_strides(g: &DfcGeometry) -> [usize; 4] {
     s
 }
 
-/// A table prepared for the engine: the view plus derived strides.
+/// Which table of a spatial table a look-up reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The regular 17^4 table.
+    Regular,
+    /// The DFC fine (band) table.
+    Fine,
+    /// The DFC coarse table.
+    Coarse,
+}
+
+/// A 4-D table prepared for look-ups: the view plus derived strides.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct PreparedTable<'a> {
-    pub table: SpatialTable<'a>,
-    pub pos_strides: [usize; 4],
-    pub coarse_strides: [usize; 4],
+pub struct PreparedTable<'a> {
+    table: SpatialTable<'a>,
+    pos_strides: [usize; 4],
+    coarse_strides: [usize; 4],
 }
 
 impl<'a> PreparedTable<'a> {
-    pub(crate) fn new(table: SpatialTable<'a>) -> Self {
+    /// Prepares a table view.
+    pub fn new(table: SpatialTable<'a>) -> Self {
         match table {
             SpatialTable::Regular(_) => PreparedTable {
                 table,
@@ -131,24 +146,21 @@ impl<'a> PreparedTable<'a> {
         }
     }
 
-    /// Adds the 4-simplex look-up of `v` (values with `fb` fraction bits, already clamped to
-    /// the grid's range) to `acc[..k]`, in units of 1/256 of a table value.
-    #[inline]
-    pub(crate) fn lookup(&self, v: [u32; 4], fb: u32, k: usize, acc: &mut [i32]) {
+    /// The part, the five rows and the five weights (summing to 256) of the 4-simplex look-up
+    /// of `v` (values with `fb` fraction bits, within the grid's range).
+    #[inline(always)]
+    pub fn locate(&self, v: [u32; 4], fb: u32) -> (Part, [usize; 5], [i32; 5]) {
         match self.table {
-            SpatialTable::Regular(t) => {
+            SpatialTable::Regular(_) => {
                 let mask = (1u32 << fb) - 1;
                 let n = v.map(|x| (x >> fb) as usize);
                 let f = v.map(|x| normalise_fraction(x & mask, fb));
                 let base = ((n[0] * NODES + n[1]) * NODES + n[2]) * NODES + n[3];
                 let (rows, w) = simplex_positions(base, REGULAR_STRIDES, f);
-                accumulate(t, k, rows, w, acc);
+                (Part::Regular, rows, w)
             }
             SpatialTable::Dfc {
-                geometry,
-                fine,
-                index,
-                coarse,
+                geometry, index, ..
             } => {
                 let q = 1i32 << fb;
                 let lim = geometry.dw as i32 * q;
@@ -164,8 +176,7 @@ impl<'a> PreparedTable<'a> {
                     let f = v.map(|x| normalise_fraction(x & mask, fb));
                     let base = geometry.index_pos(n);
                     let (pos, w) = simplex_positions(base, self.pos_strides, f);
-                    let rows = pos.map(|p| index[p] as usize);
-                    accumulate(fine, k, rows, w, acc);
+                    (Part::Fine, pos.map(|p| index[p] as usize), w)
                 } else {
                     let bits = fb + geometry.si as u32 - 4;
                     let mask = (1u32 << bits) - 1;
@@ -174,17 +185,35 @@ impl<'a> PreparedTable<'a> {
                     let s = self.coarse_strides;
                     let base = n[0] * s[0] + n[1] * s[1] + n[2] * s[2] + n[3];
                     let (rows, w) = simplex_positions(base, s, f);
-                    accumulate(coarse, k, rows, w, acc);
+                    (Part::Coarse, rows, w)
                 }
             }
         }
+    }
+
+    /// The int8 rows of `part`.
+    #[inline(always)]
+    pub fn part(&self, part: Part) -> &'a [i8] {
+        match (self.table, part) {
+            (SpatialTable::Regular(t), _) => t,
+            (SpatialTable::Dfc { fine, .. }, Part::Fine) => fine,
+            (SpatialTable::Dfc { coarse, .. }, _) => coarse,
+        }
+    }
+
+    /// Adds the 4-simplex look-up of `v` (values with `fb` fraction bits, already clamped to
+    /// the grid's range) to `acc[..k]`, in units of 1/256 of a table value.
+    #[inline]
+    pub fn lookup(&self, v: [u32; 4], fb: u32, k: usize, acc: &mut [i32]) {
+        let (part, rows, w) = self.locate(v, fb);
+        accumulate(self.part(part), k, rows, w, acc);
     }
 }
 
 /// Adds the trilinear look-up of three values (own fraction bits each) to `acc[..k]`, in units
 /// of 1/256 of a table value (the 2^24-scaled sum rounded half up).
 #[inline]
-pub(crate) fn trilinear(table: &[i8], k: usize, v: [u32; 3], fb: [u32; 3], acc: &mut [i32]) {
+pub fn trilinear(table: &[i8], k: usize, v: [u32; 3], fb: [u32; 3], acc: &mut [i32]) {
     let n = [0, 1, 2].map(|i| (v[i] >> fb[i]) as usize);
     let f = [0, 1, 2].map(|i| normalise_fraction(v[i] & ((1 << fb[i]) - 1), fb[i]) as i64);
     let base = (n[0] * NODES + n[1]) * NODES + n[2];

@@ -29,7 +29,7 @@ pub mod default_model;
 pub mod description;
 mod engine;
 mod error;
-mod interp;
+pub mod interp;
 pub mod io;
 pub mod picture;
 pub mod plan;

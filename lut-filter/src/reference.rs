@@ -38,17 +38,17 @@ impl Map {
 }
 
 /// Rounds `a / d` half up (`d > 0`).
-pub(crate) fn round_div(a: i64, d: i64) -> i64 {
+pub fn round_div(a: i64, d: i64) -> i64 {
     (a + d / 2).div_euclid(d)
 }
 
 /// The requantisation of a node output into an 8-bit feature.
-pub(crate) fn requantise(sum: i64, terms: u32) -> i32 {
+pub fn requantise(sum: i64, terms: u32) -> i32 {
     (round_div(sum, 256 * i64::from(terms)) + 127).clamp(0, 255) as i32
 }
 
 /// The residual at bit depth `bit_depth` for output sum `s`.
-pub(crate) fn residual(s: i64, scale: i32, scale_shift: u8, bit_depth: u8) -> i64 {
+pub fn residual(s: i64, scale: i32, scale_shift: u8, bit_depth: u8) -> i64 {
     let mut num = s * i64::from(scale);
     let mut shift = u32::from(scale_shift) + 8;
     if bit_depth >= 10 {

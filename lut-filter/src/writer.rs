@@ -11,11 +11,14 @@ use crate::description::{ContainerDescription, ModelDescription, Node, TableLayo
 use crate::plan::{RequiredKind, RequiredTensor, check_description, required_tensors};
 use crate::tables::DfcGeometry;
 
+/// A tensor to write: element type, shape, little-endian bytes.
+type TensorData = (Dtype, Vec<usize>, Vec<u8>);
+
 /// Builds a container in memory, then writes it atomically.
 #[derive(Debug, Default)]
 pub struct ContainerWriter {
     description: ContainerDescription,
-    tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
+    tensors: BTreeMap<String, TensorData>,
 }
 
 impl ContainerWriter {
@@ -120,34 +123,53 @@ impl ContainerWriter {
     }
 
     /// Serialises without validating; `version` overrides the format version.
+    ///
+    /// The bytes are deterministic: header keys sorted, tensors laid out by element size
+    /// (largest first, as safetensors does) then name, header padded with spaces to 8 bytes.
     pub fn to_bytes_unchecked(&self, version: Option<&str>) -> Result<Vec<u8>, Error> {
         let description = serde_json::to_string(&self.description)
             .map_err(|e| Error::Description(e.to_string()))?;
         let version = version
             .map(str::to_owned)
             .unwrap_or_else(|| format!("{FORMAT_MAJOR}.{FORMAT_MINOR}"));
-        let serialise = |checksum: u32| -> Result<Vec<u8>, Error> {
-            let mut meta = HashMap::new();
-            meta.insert(keys::FORMAT.to_string(), FORMAT_NAME.to_string());
-            meta.insert(keys::VERSION.to_string(), version.clone());
-            meta.insert(keys::DESCRIPTION.to_string(), description.clone());
-            meta.insert(keys::CHECKSUM.to_string(), format!("crc32:{checksum:08x}"));
-            let views = self
-                .tensors
-                .iter()
-                .map(|(name, (dtype, shape, bytes))| {
-                    safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
-                        .map(|v| (name.clone(), v))
-                        .map_err(|e| Error::tensor(name, e.to_string()))
-                })
-                .collect::<Result<Vec<_>, Error>>()?;
-            safetensors::serialize(views, Some(meta)).map_err(|e| Error::Malformed(e.to_string()))
-        };
-        // The tensor bytes do not depend on the metadata: serialise, checksum, serialise again.
-        let first = serialise(0)?;
-        let header = u64::from_le_bytes(first[..8].try_into().expect("8 bytes")) as usize;
-        let crc = crc32fast::hash(&first[8 + header..]);
-        serialise(crc)
+        let mut order: Vec<(&String, &TensorData)> = self.tensors.iter().collect();
+        order.sort_by(|a, b| b.1.0.bitsize().cmp(&a.1.0.bitsize()).then(a.0.cmp(b.0)));
+        let mut data = Vec::new();
+        let mut entries = BTreeMap::new();
+        for (name, (dtype, shape, bytes)) in &order {
+            let begin = data.len();
+            data.extend_from_slice(bytes);
+            entries.insert(
+                (*name).clone(),
+                serde_json::json!({
+                    "dtype": dtype.to_string(),
+                    "shape": shape,
+                    "data_offsets": [begin, data.len()],
+                }),
+            );
+        }
+        let mut meta = BTreeMap::new();
+        meta.insert(keys::FORMAT, FORMAT_NAME.to_string());
+        meta.insert(keys::VERSION, version);
+        meta.insert(keys::DESCRIPTION, description);
+        meta.insert(
+            keys::CHECKSUM,
+            format!("crc32:{:08x}", crc32fast::hash(&data)),
+        );
+        entries.insert(
+            "__metadata__".to_string(),
+            serde_json::to_value(meta).map_err(|e| Error::Description(e.to_string()))?,
+        );
+        let mut header =
+            serde_json::to_vec(&entries).map_err(|e| Error::Description(e.to_string()))?;
+        while (8 + header.len()) % 8 != 0 {
+            header.push(b' ');
+        }
+        let mut out = Vec::with_capacity(8 + header.len() + data.len());
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&data);
+        Ok(out)
     }
 
     /// Serialises and validates the result by opening it.

@@ -171,6 +171,24 @@ fn ctu_wise_filtering_equals_whole_picture() {
                 );
             }
         }
+        // Region-sized destinations (what parallel CTU filtering into one picture uses).
+        let mut assembled = vec![0i32; pw * ph];
+        for block in Region::blocks(pw, ph, if comp == Component::Y { 64 } else { 32 }) {
+            let mut small = vec![0i16; block.width * block.height];
+            let mut dst =
+                PlaneMut::new(&mut small, block.width, block.width, block.height).unwrap();
+            model.filter_region_into(&view, block, &mut dst).unwrap();
+            for y in 0..block.height {
+                for x in 0..block.width {
+                    assembled[(block.y + y) * pw + block.x + x] =
+                        i32::from(small[y * block.width + x]);
+                }
+            }
+        }
+        assert_eq!(
+            assembled, whole,
+            "{comp}: region-sized destinations != whole"
+        );
         // The model really filters (non-zero residual somewhere), so equality means something.
         let src: Vec<i32> = (0..ph)
             .flat_map(|y| p.row(y).iter().map(|&s| i32::from(s)))
