@@ -1,0 +1,496 @@
+//! Encoder helpers: per-CTU distortion and the CTU on/off decision by rate-distortion cost.
+//!
+//! The pattern of ALF and of JVET's NN loop filter: filter the whole picture, keep per CTU
+//! whichever of off/on has the lower SSD against the original, then compare "off", "all on" and
+//! "CTU adaptive" by `J = D + lambda * R`.
+
+use lut_filter::Sample;
+
+use crate::filter::{CheckedPlane, check_plane, positive};
+use crate::status::{Failure, FfiResult, guard, lutf_status};
+use crate::types::{lutf_ctu_decision, lutf_ctu_mode, lutf_plane};
+use lutf_status::*;
+
+/// Flags counted for each picture-level mode (off, all on, adaptive without its CTU flags).
+const MODE_FLAGS: [f64; 3] = [1.0, 2.0, 2.0];
+
+fn ctu_count(width: usize, height: usize, ctu: usize) -> FfiResult<usize> {
+    width
+        .div_ceil(ctu)
+        .checked_mul(height.div_ceil(ctu))
+        .filter(|&n| i32::try_from(n).is_ok())
+        .ok_or_else(|| Failure::new(LUTF_ERR_SIZE, "too many CTUs"))
+}
+
+/// Writes to `*count` the number of CTUs of `ctu_size x ctu_size` samples (partial CTUs at the
+/// right and bottom edges count) covering a `width x height` plane: the length of the arrays of
+/// the CTU helpers. For chroma planes pass the chroma CTU size (64 for 128 luma in 4:2:0).
+///
+/// # Safety
+/// `count` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lutf_ctu_count(
+    width: i32,
+    height: i32,
+    ctu_size: i32,
+    count: *mut i32,
+) -> lutf_status {
+    guard(|| {
+        // SAFETY: a non-NULL count is writable (caller guarantee).
+        let count = unsafe { count.as_mut() }
+            .ok_or_else(|| Failure::new(LUTF_ERR_NULL_POINTER, "count is NULL"))?;
+        let n = ctu_count(
+            positive("width", width)?,
+            positive("height", height)?,
+            ctu_size_arg(ctu_size)?,
+        )?;
+        *count = n as i32;
+        Ok(LUTF_OK)
+    })
+}
+
+fn ctu_size_arg(ctu_size: i32) -> FfiResult<usize> {
+    usize::try_from(ctu_size)
+        .ok()
+        .filter(|&s| s > 0)
+        .ok_or_else(|| {
+            Failure::new(
+                LUTF_ERR_INVALID_ARGUMENT,
+                format!("ctu_size is {ctu_size}, must be > 0"),
+            )
+        })
+}
+
+/// Per-CTU SSD of `rec` and `filtered` against `org` (three planes of one layout).
+///
+/// # Safety
+/// The plane guarantees of `lutf_ctu_ssd_i16`.
+unsafe fn ssd<T: Sample>(
+    org: *const lutf_plane,
+    rec: *const lutf_plane,
+    filtered: *const lutf_plane,
+    ctu_size: i32,
+    n_ctus: i32,
+) -> FfiResult<(Vec<u64>, Vec<u64>)> {
+    let mut checked: Vec<CheckedPlane<T>> = Vec::with_capacity(3);
+    for (p, name) in [
+        (org, "original"),
+        (rec, "reconstruction"),
+        (filtered, "filtered"),
+    ] {
+        // SAFETY: a non-NULL plane descriptor is readable (caller guarantee); copied.
+        let p = *unsafe { p.as_ref() }
+            .ok_or_else(|| Failure::new(LUTF_ERR_NULL_POINTER, format!("{name} plane is NULL")))?;
+        let w = positive(&format!("{name} width"), p.width)?;
+        let h = positive(&format!("{name} height"), p.height)?;
+        checked.push(check_plane::<T>(name, p.data, p.stride, w, h)?);
+    }
+    let (w, h) = (checked[0].width, checked[0].height);
+    if checked[1..].iter().any(|p| (p.width, p.height) != (w, h)) {
+        return Err(Failure::new(
+            LUTF_ERR_SIZE,
+            format!(
+                "planes differ in size: original {w}x{h}, reconstruction {}x{}, filtered {}x{}",
+                checked[1].width, checked[1].height, checked[2].width, checked[2].height
+            ),
+        ));
+    }
+    let ctu = ctu_size_arg(ctu_size)?;
+    let n = ctu_count(w, h, ctu)?;
+    if usize::try_from(n_ctus).ok() != Some(n) {
+        return Err(Failure::new(
+            LUTF_ERR_SIZE,
+            format!("n_ctus is {n_ctus}, a {w}x{h} plane has {n} CTUs of {ctu}x{ctu}"),
+        ));
+    }
+    // SAFETY: each plane was checked (non-NULL, aligned, size in bounds) and addresses `len`
+    // readable samples not written during the call (caller guarantee). Outputs are written only
+    // after these slices are dropped, from owned buffers.
+    let [o, r, f] = [0, 1, 2].map(|i| unsafe { checked[i].slice() });
+    let [so, sr, sf] = [0, 1, 2].map(|i| checked[i].stride);
+    let cols = w.div_ceil(ctu);
+    let mut off = vec![0u64; n];
+    let mut on = vec![0u64; n];
+    for y in 0..h {
+        let (ro, rr, rf) = (&o[y * so..][..w], &r[y * sr..][..w], &f[y * sf..][..w]);
+        let base = (y / ctu) * cols;
+        for (c, ((co, cr), cf)) in ro
+            .chunks(ctu)
+            .zip(rr.chunks(ctu))
+            .zip(rf.chunks(ctu))
+            .enumerate()
+        {
+            let sq = |a: &[T]| -> u64 {
+                co.iter()
+                    .zip(a)
+                    .map(|(&x, &y)| {
+                        let d = i64::from(x.to_i32() - y.to_i32());
+                        (d * d) as u64
+                    })
+                    .sum()
+            };
+            off[base + c] += sq(cr);
+            on[base + c] += sq(cf);
+        }
+    }
+    Ok((off, on))
+}
+
+/// Copies `values` to a caller array of `values.len()` elements, byte-wise (no reference to
+/// caller memory is created, so no alignment or aliasing requirement beyond writability).
+///
+/// # Safety
+/// `dst` must be NULL (then nothing is written) or address `values.len()` writable elements.
+unsafe fn write_out<T: Copy>(dst: *mut T, values: &[T]) {
+    if !dst.is_null() {
+        // SAFETY: dst addresses values.len() writable elements (caller guarantee); `values` is
+        // our own memory, so the ranges cannot overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                values.as_ptr().cast::<u8>(),
+                dst.cast::<u8>(),
+                std::mem::size_of_val(values),
+            )
+        };
+    }
+}
+
+/// The decision from per-CTU SSDs; returns the flags to apply and the summary.
+fn decide(
+    off: &[u64],
+    on: &[u64],
+    lambda: f64,
+    flag_bits: f64,
+) -> FfiResult<(Vec<u8>, lutf_ctu_decision)> {
+    if !(lambda.is_finite() && lambda >= 0.0) {
+        return Err(Failure::new(
+            LUTF_ERR_INVALID_ARGUMENT,
+            format!("lambda is {lambda}, must be finite and >= 0"),
+        ));
+    }
+    if !(flag_bits.is_finite() && flag_bits >= 0.0) {
+        return Err(Failure::new(
+            LUTF_ERR_INVALID_ARGUMENT,
+            format!("flag_bits is {flag_bits}, must be finite and >= 0"),
+        ));
+    }
+    let adaptive: Vec<u8> = off.iter().zip(on).map(|(a, b)| u8::from(b < a)).collect();
+    let d_off = off.iter().fold(0u64, |s, &v| s.saturating_add(v));
+    let d_on = on.iter().fold(0u64, |s, &v| s.saturating_add(v));
+    let d_ctu = off
+        .iter()
+        .zip(on)
+        .fold(0u64, |s, (&a, &b)| s.saturating_add(a.min(b)));
+    let n = off.len() as f64;
+    let distortion = [d_off, d_on, d_ctu];
+    let rate = [MODE_FLAGS[0], MODE_FLAGS[1], MODE_FLAGS[2] + n];
+    let cost: [f64; 3] =
+        std::array::from_fn(|i| distortion[i] as f64 + lambda * flag_bits * rate[i]);
+    let mut best = 0;
+    for i in 1..3 {
+        if cost[i] < cost[best] {
+            best = i;
+        }
+    }
+    let (mode, flags) = match best {
+        0 => (lutf_ctu_mode::LUTF_MODE_OFF, vec![0u8; off.len()]),
+        1 => (lutf_ctu_mode::LUTF_MODE_ALL_ON, vec![1u8; off.len()]),
+        _ => (lutf_ctu_mode::LUTF_MODE_CTU_ADAPTIVE, adaptive),
+    };
+    let ctus_on = flags.iter().filter(|&&f| f != 0).count() as i32;
+    Ok((
+        flags,
+        lutf_ctu_decision {
+            distortion,
+            cost,
+            mode: mode as i32,
+            ctus_on,
+        },
+    ))
+}
+
+/// Per-CTU sum of squared errors against `org` of the reconstruction without (`ssd_off`) and
+/// with (`ssd_on`) the filter, for one component. `org`, `rec` and `filtered` are planes of the
+/// same width and height (strides may differ); `ctu_size` is on this plane's grid; the arrays
+/// hold `n_ctus` values (see `lutf_ctu_count`) in CTU raster order. Sum these arrays over
+/// components before `lutf_ctu_decide` for one flag per CTU covering Y, Cb and Cr.
+///
+/// # Safety
+/// Each plane descriptor must be NULL or readable, its samples as in `lutf_picture` (`int16_t`
+/// here). `ssd_off` and `ssd_on` must be NULL (not wanted) or address `n_ctus` writable values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lutf_ctu_ssd_i16(
+    org: *const lutf_plane,
+    rec: *const lutf_plane,
+    filtered: *const lutf_plane,
+    ctu_size: i32,
+    n_ctus: i32,
+    ssd_off: *mut u64,
+    ssd_on: *mut u64,
+) -> lutf_status {
+    // SAFETY: forwarded caller guarantees.
+    guard(|| unsafe { ssd_entry::<i16>(org, rec, filtered, ctu_size, n_ctus, ssd_off, ssd_on) })
+}
+
+/// `lutf_ctu_ssd_i16` for `uint16_t` samples.
+///
+/// # Safety
+/// As `lutf_ctu_ssd_i16`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lutf_ctu_ssd_u16(
+    org: *const lutf_plane,
+    rec: *const lutf_plane,
+    filtered: *const lutf_plane,
+    ctu_size: i32,
+    n_ctus: i32,
+    ssd_off: *mut u64,
+    ssd_on: *mut u64,
+) -> lutf_status {
+    // SAFETY: forwarded caller guarantees.
+    guard(|| unsafe { ssd_entry::<u16>(org, rec, filtered, ctu_size, n_ctus, ssd_off, ssd_on) })
+}
+
+/// `lutf_ctu_ssd_i16` for `uint8_t` samples.
+///
+/// # Safety
+/// As `lutf_ctu_ssd_i16`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lutf_ctu_ssd_u8(
+    org: *const lutf_plane,
+    rec: *const lutf_plane,
+    filtered: *const lutf_plane,
+    ctu_size: i32,
+    n_ctus: i32,
+    ssd_off: *mut u64,
+    ssd_on: *mut u64,
+) -> lutf_status {
+    // SAFETY: forwarded caller guarantees.
+    guard(|| unsafe { ssd_entry::<u8>(org, rec, filtered, ctu_size, n_ctus, ssd_off, ssd_on) })
+}
+
+/// # Safety
+/// As `lutf_ctu_ssd_i16`.
+unsafe fn ssd_entry<T: Sample>(
+    org: *const lutf_plane,
+    rec: *const lutf_plane,
+    filtered: *const lutf_plane,
+    ctu_size: i32,
+    n_ctus: i32,
+    ssd_off: *mut u64,
+    ssd_on: *mut u64,
+) -> FfiResult {
+    // SAFETY: forwarded caller guarantees.
+    let (off, on) = unsafe { ssd::<T>(org, rec, filtered, ctu_size, n_ctus) }?;
+    // SAFETY: non-NULL arrays address n_ctus == off.len() writable values (caller guarantee).
+    unsafe {
+        write_out(ssd_off, &off);
+        write_out(ssd_on, &on);
+    }
+    Ok(LUTF_OK)
+}
+
+/// The CTU on/off decision from per-CTU SSDs (of one component, or summed over components):
+/// a CTU is on where `ssd_on < ssd_off`; the picture-level mode is the cheapest of off, all
+/// on and CTU adaptive by `J = D + lambda * flag_bits * flags` (see `lutf_ctu_decision`).
+/// `flags[i]` receives the flag to apply to CTU `i` under the chosen mode (all 0 for off, all
+/// 1 for all on). `lambda` is the encoder's lambda for SSD (VTM: the slice's luma lambda);
+/// `flag_bits` the estimated cost of one flag in bits (1.0 without a better estimate).
+///
+/// # Safety
+/// `ssd_off` and `ssd_on` must be NULL or address `n_ctus` readable values; `flags` NULL or
+/// `n_ctus` writable bytes; `decision` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lutf_ctu_decide(
+    ssd_off: *const u64,
+    ssd_on: *const u64,
+    n_ctus: i32,
+    lambda: f64,
+    flag_bits: f64,
+    flags: *mut u8,
+    decision: *mut lutf_ctu_decision,
+) -> lutf_status {
+    guard(|| {
+        if ssd_off.is_null() || ssd_on.is_null() || flags.is_null() || decision.is_null() {
+            return Err(Failure::new(
+                LUTF_ERR_NULL_POINTER,
+                "ssd_off, ssd_on, flags and decision must not be NULL",
+            ));
+        }
+        let n = positive("n_ctus", n_ctus)?;
+        let read = |p: *const u64| {
+            let mut v = vec![0u64; n];
+            // SAFETY: p addresses n readable values (caller guarantee); `v` is our own buffer
+            // of n values; byte copy, so no alignment is required of p.
+            unsafe {
+                std::ptr::copy_nonoverlapping(p.cast::<u8>(), v.as_mut_ptr().cast::<u8>(), n * 8)
+            };
+            v
+        };
+        let (off, on) = (read(ssd_off), read(ssd_on));
+        let (f, d) = decide(&off, &on, lambda, flag_bits)?;
+        // SAFETY: flags addresses n writable bytes, decision is writable (caller guarantee).
+        unsafe {
+            write_out(flags, &f);
+            write_out(decision, std::slice::from_ref(&d));
+        }
+        Ok(LUTF_OK)
+    })
+}
+
+/// The whole encoder helper for one component: `lutf_ctu_ssd_*` followed by `lutf_ctu_decide`.
+/// `ssd_off`/`ssd_on` may be NULL when not wanted; `flags` (n_ctus bytes) and `decision` are
+/// required.
+///
+/// # Safety
+/// As `lutf_ctu_ssd_i16` and `lutf_ctu_decide`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lutf_ctu_rdo_i16(
+    org: *const lutf_plane,
+    rec: *const lutf_plane,
+    filtered: *const lutf_plane,
+    ctu_size: i32,
+    lambda: f64,
+    flag_bits: f64,
+    n_ctus: i32,
+    flags: *mut u8,
+    ssd_off: *mut u64,
+    ssd_on: *mut u64,
+    decision: *mut lutf_ctu_decision,
+) -> lutf_status {
+    guard(|| {
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            rdo::<i16>(
+                org, rec, filtered, ctu_size, lambda, flag_bits, n_ctus, flags, ssd_off, ssd_on,
+                decision,
+            )
+        }
+    })
+}
+
+/// `lutf_ctu_rdo_i16` for `uint16_t` samples.
+///
+/// # Safety
+/// As `lutf_ctu_rdo_i16`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lutf_ctu_rdo_u16(
+    org: *const lutf_plane,
+    rec: *const lutf_plane,
+    filtered: *const lutf_plane,
+    ctu_size: i32,
+    lambda: f64,
+    flag_bits: f64,
+    n_ctus: i32,
+    flags: *mut u8,
+    ssd_off: *mut u64,
+    ssd_on: *mut u64,
+    decision: *mut lutf_ctu_decision,
+) -> lutf_status {
+    guard(|| {
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            rdo::<u16>(
+                org, rec, filtered, ctu_size, lambda, flag_bits, n_ctus, flags, ssd_off, ssd_on,
+                decision,
+            )
+        }
+    })
+}
+
+/// `lutf_ctu_rdo_i16` for `uint8_t` samples.
+///
+/// # Safety
+/// As `lutf_ctu_rdo_i16`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lutf_ctu_rdo_u8(
+    org: *const lutf_plane,
+    rec: *const lutf_plane,
+    filtered: *const lutf_plane,
+    ctu_size: i32,
+    lambda: f64,
+    flag_bits: f64,
+    n_ctus: i32,
+    flags: *mut u8,
+    ssd_off: *mut u64,
+    ssd_on: *mut u64,
+    decision: *mut lutf_ctu_decision,
+) -> lutf_status {
+    guard(|| {
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            rdo::<u8>(
+                org, rec, filtered, ctu_size, lambda, flag_bits, n_ctus, flags, ssd_off, ssd_on,
+                decision,
+            )
+        }
+    })
+}
+
+/// # Safety
+/// As `lutf_ctu_rdo_i16`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn rdo<T: Sample>(
+    org: *const lutf_plane,
+    rec: *const lutf_plane,
+    filtered: *const lutf_plane,
+    ctu_size: i32,
+    lambda: f64,
+    flag_bits: f64,
+    n_ctus: i32,
+    flags: *mut u8,
+    ssd_off: *mut u64,
+    ssd_on: *mut u64,
+    decision: *mut lutf_ctu_decision,
+) -> FfiResult {
+    if flags.is_null() || decision.is_null() {
+        return Err(Failure::new(
+            LUTF_ERR_NULL_POINTER,
+            "flags and decision must not be NULL",
+        ));
+    }
+    // SAFETY: forwarded caller guarantees.
+    let (off, on) = unsafe { ssd::<T>(org, rec, filtered, ctu_size, n_ctus) }?;
+    let (f, d) = decide(&off, &on, lambda, flag_bits)?;
+    // SAFETY: the arrays address n_ctus == off.len() writable elements, decision one
+    // (caller guarantee); NULL ssd arrays are skipped by write_out.
+    unsafe {
+        write_out(ssd_off, &off);
+        write_out(ssd_on, &on);
+        write_out(flags, &f);
+        write_out(decision, std::slice::from_ref(&d));
+    }
+    Ok(LUTF_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_picks_the_cheapest_mode() {
+        // Filtering helps CTU 0 a lot, hurts CTU 1 a lot: adaptive wins.
+        let (f, d) = decide(&[100, 100], &[10, 1000], 1.0, 1.0).unwrap();
+        assert_eq!(f, [1, 0]);
+        assert_eq!(d.mode, lutf_ctu_mode::LUTF_MODE_CTU_ADAPTIVE as i32);
+        assert_eq!(d.distortion, [200, 1010, 110]);
+        assert_eq!(d.cost, [201.0, 1012.0, 114.0]);
+        assert_eq!(d.ctus_on, 1);
+        // Helps everywhere: all on (cheaper than coding CTU flags).
+        let (f, d) = decide(&[100, 100], &[10, 10], 1.0, 1.0).unwrap();
+        assert_eq!(
+            (f, d.mode),
+            (vec![1, 1], lutf_ctu_mode::LUTF_MODE_ALL_ON as i32)
+        );
+        // Helps nowhere, or ties: off.
+        let (f, d) = decide(&[100, 100], &[100, 100], 1.0, 1.0).unwrap();
+        assert_eq!(
+            (f, d.mode),
+            (vec![0, 0], lutf_ctu_mode::LUTF_MODE_OFF as i32)
+        );
+        // A huge lambda makes flags too expensive.
+        let (_, d) = decide(&[100, 100], &[10, 1000], 1000.0, 1.0).unwrap();
+        assert_eq!(d.mode, lutf_ctu_mode::LUTF_MODE_OFF as i32);
+        assert!(decide(&[1], &[1], f64::NAN, 1.0).is_err());
+        assert!(decide(&[1], &[1], 1.0, -1.0).is_err());
+    }
+}
