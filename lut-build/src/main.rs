@@ -1,15 +1,22 @@
 //! `lut-build`: the offline tool that turns a trained network into a LUT container.
 //!
-//! Today it has one command, `identity`, which writes the zero-residual placeholder container the
-//! runtime embeds until the trained default exists. Transfer, compaction, pruning and
-//! fine-tuning are the lut-build issue's work.
+//! Commands:
+//! * `identity` writes the zero-residual placeholder container the runtime embeds until the
+//!   trained default exists;
+//! * `decode` decodes the VVC corpus into the reconstruction cache and checks every
+//!   reconstruction's PSNR against the encoder log (see `lut_build::corpus`).
+//!
+//! Transfer, compaction, pruning and fine-tuning are the lut-build issue's work.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use lut_build::corpus::{self, Cache, Corpus, Origin, Selection};
 use lut_filter::description::presets;
 use lut_filter::{Component, ContainerWriter, TableLayout};
+use rayon::prelude::*;
 
 #[derive(Parser)]
 #[command(version, about = "Build LUT containers for the lut-filter runtime")]
@@ -27,6 +34,182 @@ enum Command {
         #[arg(long, default_value = "data/default.lut")]
         out: PathBuf,
     },
+    /// Decode the corpus bitstreams into the reconstruction cache (skipping those already there)
+    /// and print, per bitstream, the reconstruction's PSNR (VTM convention: 10 bit, peak 1020,
+    /// mean of per-frame PSNRs) next to the encoder log's, and the largest sample difference.
+    Decode {
+        /// The corpus folder (manifest.tsv, orig/, vvc/).
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        /// Which clips.
+        #[arg(long, value_enum, default_value_t = SplitArg::All)]
+        split: SplitArg,
+        /// Which coding configuration.
+        #[arg(long, value_enum, default_value_t = ConfigArg::All)]
+        config: ConfigArg,
+        /// Nominal QPs to keep (comma-separated); all when omitted.
+        #[arg(long, value_delimiter = ',')]
+        qp: Vec<u32>,
+        /// Cache folder [default: $LUT_CACHE, else target/lut-cache in the workspace].
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Largest accepted |recomputed - log| luma PSNR difference in dB.
+        #[arg(long, default_value_t = 0.01)]
+        tolerance: f64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SplitArg {
+    Train,
+    Val,
+    All,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ConfigArg {
+    Ai,
+    Ra,
+    All,
+}
+
+/// One line of the `decode` report.
+struct Row {
+    label: String,
+    frames: usize,
+    origin: Origin,
+    psnr: [f64; 3],
+    log_psnr: [f64; 3],
+    max_diff: [u16; 3],
+    qp_range: (i32, i32),
+}
+
+fn decode_command(
+    data: PathBuf,
+    split: SplitArg,
+    config: ConfigArg,
+    qp: Vec<u32>,
+    cache: Option<PathBuf>,
+    tolerance: f64,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let corpus =
+        Corpus::open(&data).with_context(|| format!("opening the corpus in {}", data.display()))?;
+    let cache = cache.map_or_else(Cache::from_env, Cache::new);
+    let sel = Selection {
+        split: match split {
+            SplitArg::Train => Some(corpus::Split::Train),
+            SplitArg::Val => Some(corpus::Split::Val),
+            SplitArg::All => None,
+        },
+        config: match config {
+            ConfigArg::Ai => Some(corpus::Config::Ai),
+            ConfigArg::Ra => Some(corpus::Config::Ra),
+            ConfigArg::All => None,
+        },
+        qps: qp,
+    };
+    let encodes = corpus.select(&sel);
+    anyhow::ensure!(!encodes.is_empty(), "the selection is empty");
+    eprintln!(
+        "{} bitstreams, cache {}",
+        encodes.len(),
+        cache.dir().display()
+    );
+    let originals = corpus.read_originals(encodes.iter().map(|e| e.name.as_str()))?;
+    let bar = corpus::progress_bar(encodes.len(), true, "decode");
+    let rows: Vec<Row> = encodes
+        .par_iter()
+        .map(|e| {
+            let (pairs, origin) = corpus
+                .pair(e, &originals[&e.name], &cache, 1)
+                .with_context(|| e.label())?;
+            let qps = pairs.frames.iter().map(|f| f.slice_qp);
+            let qp_range = (qps.clone().min().unwrap_or(0), qps.max().unwrap_or(0));
+            bar.inc(1);
+            Ok(Row {
+                label: e.label(),
+                frames: pairs.frames.len(),
+                origin,
+                psnr: pairs.psnr(),
+                log_psnr: e.psnr,
+                max_diff: pairs.max_abs_diff(),
+                qp_range,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    bar.finish_and_clear();
+
+    println!(
+        "{:<32} {:>6} {:>7}  {:>24}  {:>24}  {:>16}  {:>14}  {:>5}",
+        "bitstream",
+        "frames",
+        "source",
+        "PSNR Y/U/V (decoded)",
+        "PSNR Y/U/V (log)",
+        "delta Y/U/V",
+        "max|diff| Y/U/V",
+        "sQP"
+    );
+    let mut worst = [0.0f64; 3];
+    let mut decoded = 0;
+    for r in &rows {
+        let d: [f64; 3] = std::array::from_fn(|c| r.psnr[c] - r.log_psnr[c]);
+        for c in 0..3 {
+            worst[c] = worst[c].max(d[c].abs());
+        }
+        let source = match &r.origin {
+            Origin::Cache => "cache",
+            Origin::Decoded { replaced: None } => {
+                decoded += 1;
+                "decoded"
+            }
+            Origin::Decoded {
+                replaced: Some(why),
+            } => {
+                decoded += 1;
+                eprintln!("{}: replaced an invalid cache file ({why})", r.label);
+                "redone"
+            }
+        };
+        println!(
+            "{:<32} {:>6} {:>7}  {:>8.4}{:>8.4}{:>8.4}  {:>8.4}{:>8.4}{:>8.4}  {:>+6.3}{:>+6.3}{:>+6.3}  {:>5}{:>5}{:>5}  {:>2}-{:<2}",
+            r.label,
+            r.frames,
+            source,
+            r.psnr[0],
+            r.psnr[1],
+            r.psnr[2],
+            r.log_psnr[0],
+            r.log_psnr[1],
+            r.log_psnr[2],
+            d[0],
+            d[1],
+            d[2],
+            r.max_diff[0],
+            r.max_diff[1],
+            r.max_diff[2],
+            r.qp_range.0,
+            r.qp_range.1
+        );
+    }
+    println!(
+        "{} bitstreams ({} decoded, {} from the cache), {} frames; max |PSNR - log| Y {:.6} U {:.6} V {:.6} dB; wall time {:.1} s",
+        rows.len(),
+        decoded,
+        rows.len() - decoded,
+        rows.iter().map(|r| r.frames).sum::<usize>(),
+        worst[0],
+        worst[1],
+        worst[2],
+        start.elapsed().as_secs_f64()
+    );
+    anyhow::ensure!(
+        worst[0] <= tolerance,
+        "luma PSNR differs from the encoder log by {:.4} dB (tolerance {tolerance})",
+        worst[0]
+    );
+    Ok(())
 }
 
 /// The placeholder container's bytes (deterministic).
@@ -38,15 +221,7 @@ fn identity_container() -> anyhow::Result<ContainerWriter> {
         si: 5,
     };
     for c in Component::ALL {
-        let mut m = presets::cascade(
-            &format!("identity-{c}"),
-            c,
-            [0, 63],
-            1,
-            table,
-            0,
-            0,
-        );
+        let mut m = presets::cascade(&format!("identity-{c}"), c, [0, 63], 1, table, 0, 0);
         m.notes = "identity placeholder: all-zero tables, scale 0 (filters nothing)".into();
         w.add_model(m, |req| vec![0i8; req.shape.iter().product()])?;
     }
@@ -61,6 +236,14 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("writing {}", out.display()))?;
             eprintln!("wrote {}", out.display());
         }
+        Command::Decode {
+            data,
+            split,
+            config,
+            qp,
+            cache,
+            tolerance,
+        } => decode_command(data, split, config, qp, cache, tolerance)?,
     }
     Ok(())
 }
