@@ -1,0 +1,462 @@
+//! Direct least-squares fit of single spatial stages (no network needed).
+//!
+//! A spatial stage's output is linear in its table entries: each look-up reads 5 rows with
+//! weights `w/256` (exactly those the runtime reads: [`PreparedTable::locate`]). So the entries
+//! that make `sum of look-ups * c` closest to `original - reconstruction` (in 10-bit codes) solve
+//! a sparse ridge regression, `(A^T A + lambda I) x = A^T t`, which conjugate gradients with a
+//! Jacobi preconditioner solve in a few dozen passes over the samples. The solution is then
+//! quantised to int8 with the scale `c = max |x| / 127` (robust maximum: a high percentile), and
+//! `c` becomes the model's fixed-point residual scale.
+//!
+//! Cascades are fitted greedily: stage k reads stage k-1's requantised output (as the runtime
+//! computes it from the quantised tables) and is fitted to what the stages before it left of the
+//! residual; every stage's raw output is a term of the model output.
+
+use lut_filter::description::{OutputDescription, SpatialNode};
+use lut_filter::interp::{Part, PreparedTable};
+use lut_filter::reference::requantise;
+use lut_filter::tables::{DfcGeometry, REGULAR_ROWS, SpatialTable};
+use lut_filter::{Component, ModelDescription, Node, Pattern, Sampling, TableLayout};
+use rayon::prelude::*;
+
+/// A training pair: one plane of a reconstruction and of its original, at the same bit depth.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanePair<'a> {
+    /// Reconstructed (decoded) samples, row-major, no padding.
+    pub recon: &'a [u16],
+    /// Original samples at the same bit depth.
+    pub orig: &'a [u16],
+    /// Width.
+    pub width: usize,
+    /// Height.
+    pub height: usize,
+}
+
+/// Settings of a fit.
+#[derive(Clone, Debug)]
+pub struct FitOptions {
+    /// Table layout of every stage.
+    pub layout: TableLayout,
+    /// Patterns of every stage.
+    pub patterns: Vec<Pattern>,
+    /// Number of cascaded stages (fitted greedily).
+    pub stages: usize,
+    /// Ridge weight (in units of squared look-up weights).
+    pub lambda: f64,
+    /// Conjugate-gradient iterations per stage.
+    pub iterations: usize,
+    /// Use every `step`-th row and column of each plane.
+    pub step: usize,
+    /// Bit depth of the pairs (the fit's residual scale is expressed at 10 bits).
+    pub bit_depth: u8,
+    /// Fraction of the largest |entry| mapped to 127 (robust maximum, e.g. 0.999).
+    pub quantile: f64,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            layout: TableLayout::Dfc {
+                dims: 4,
+                dw: 3,
+                si: 5,
+            },
+            patterns: vec![Pattern::S, Pattern::D, Pattern::Y],
+            stages: 1,
+            lambda: 4.0,
+            iterations: 40,
+            step: 2,
+            bit_depth: 10,
+            quantile: 0.999,
+        }
+    }
+}
+
+/// What a fit produced: the model description and its int8 tables by tensor name.
+#[derive(Debug)]
+pub struct FittedModel {
+    /// Description (one stage per `FitOptions::stages`).
+    pub description: ModelDescription,
+    /// Tables by tensor name (DFC fine/coarse or regular).
+    pub tables: std::collections::HashMap<String, Vec<i8>>,
+    /// Training MSE (10-bit codes^2) before and after each stage, as the fit saw it.
+    pub train_mse: Vec<(f64, f64)>,
+}
+
+/// The entries of one pattern's table as a block of the unknown vector.
+struct Block {
+    pattern: Pattern,
+    offset: usize,
+    /// Rows of the fine (or regular) part; coarse rows follow.
+    fine_rows: usize,
+    rows: usize,
+}
+
+/// Geometry-only view of a stage's tables, to locate look-ups.
+struct StageGeometry {
+    index: Vec<i32>,
+    geometry: Option<DfcGeometry>,
+    blocks: Vec<Block>,
+    unknowns: usize,
+}
+
+impl StageGeometry {
+    fn new(layout: TableLayout, patterns: &[Pattern]) -> Self {
+        let (geometry, index, fine_rows, coarse_rows) = match layout {
+            TableLayout::Regular => (None, Vec::new(), REGULAR_ROWS, 0),
+            TableLayout::Dfc { dims, dw, si } => {
+                let g = DfcGeometry {
+                    dims: dims.into(),
+                    dw: dw.into(),
+                    si: si.into(),
+                };
+                let (index, rows) = g.fine_index();
+                (Some(g), index, rows, g.coarse_rows())
+            }
+        };
+        let rows = fine_rows + coarse_rows;
+        let blocks = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, &pattern)| Block {
+                pattern,
+                offset: i * rows,
+                fine_rows,
+                rows,
+            })
+            .collect();
+        StageGeometry {
+            index,
+            geometry,
+            blocks,
+            unknowns: rows * patterns.len(),
+        }
+    }
+
+    fn prepared(&self) -> PreparedTable<'_> {
+        PreparedTable::new(match self.geometry {
+            None => SpatialTable::Regular(&[]),
+            Some(geometry) => SpatialTable::Dfc {
+                geometry,
+                fine: &[],
+                index: &self.index,
+                coarse: &[],
+            },
+        })
+    }
+
+    /// Calls `f(unknown, weight)` (weights out of 256) for every entry the stage reads at
+    /// (y, x) of `map`.
+    #[inline]
+    fn for_each_entry(
+        &self,
+        table: &PreparedTable<'_>,
+        (map, width, height, fb): (&[u16], usize, usize, u32),
+        (y, x): (usize, usize),
+        mut f: impl FnMut(usize, i32),
+    ) {
+        let at = |dy: i32, dx: i32| {
+            let yy = (y as i64 + i64::from(dy)).clamp(0, height as i64 - 1) as usize;
+            let xx = (x as i64 + i64::from(dx)).clamp(0, width as i64 - 1) as usize;
+            u32::from(map[yy * width + xx])
+        };
+        for b in &self.blocks {
+            for r in 0..4 {
+                let v = b.pattern.rotated_taps(r).map(|(dy, dx)| at(dy, dx));
+                let (part, rows, w) = table.locate(v, fb);
+                let base = b.offset + if part == Part::Coarse { b.fine_rows } else { 0 };
+                for i in 0..5 {
+                    if w[i] != 0 {
+                        f(base + rows[i], w[i]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One stage's training view: input maps (one per pair) with their fraction bits.
+struct StageInput {
+    maps: Vec<Vec<u16>>,
+    fb: u32,
+}
+
+/// Fixed chunks of work items (pair, row) so sums reduce in the same order for any thread count.
+fn chunks(pairs: &[PlanePair<'_>], step: usize) -> Vec<Vec<(usize, usize)>> {
+    let items: Vec<(usize, usize)> = pairs
+        .iter()
+        .enumerate()
+        .flat_map(|(p, pair)| (0..pair.height).step_by(step).map(move |y| (p, y)))
+        .collect();
+    let n = 64.min(items.len().max(1));
+    let per = items.len().div_ceil(n).max(1);
+    items.chunks(per).map(<[_]>::to_vec).collect()
+}
+
+/// Sums per-chunk vectors in chunk order.
+fn reduce(parts: Vec<Vec<f64>>, n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; n];
+    for p in parts {
+        for (o, v) in out.iter_mut().zip(p) {
+            *o += v;
+        }
+    }
+    out
+}
+
+/// Fits a greedy cascade of `opts.stages` single-output spatial stages on `pairs` of
+/// `component`, for slice QPs in `qp_range`. `progress(stage, iteration)` is called as it goes.
+pub fn fit_cascade(
+    name: &str,
+    component: Component,
+    qp_range: [i32; 2],
+    pairs: &[PlanePair<'_>],
+    opts: &FitOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> FittedModel {
+    let geometry = StageGeometry::new(opts.layout, &opts.patterns);
+    let table = geometry.prepared();
+    let work = chunks(pairs, opts.step);
+    let terms = (opts.patterns.len() * 4) as u32;
+    // Residual still to explain, per pair (10-bit codes, at the pairs' bit depth).
+    let mut remaining: Vec<Vec<f64>> = pairs
+        .iter()
+        .map(|p| {
+            p.orig
+                .iter()
+                .zip(p.recon)
+                .map(|(&o, &r)| f64::from(o) - f64::from(r))
+                .collect()
+        })
+        .collect();
+    let mut input = StageInput {
+        maps: pairs.iter().map(|p| p.recon.to_vec()).collect(),
+        fb: u32::from(opts.bit_depth) - 4,
+    };
+    let mut nodes = Vec::new();
+    let mut tables = std::collections::HashMap::new();
+    let mut train_mse = Vec::new();
+    let mut term_names = Vec::new();
+    let n = geometry.unknowns;
+    // Residual scale (10-bit codes per table unit), set by the first stage and shared by all.
+    let mut c_native = 0.0f64;
+
+    for stage in 0..opts.stages {
+        let pass = |vector: Option<&[f64]>, want_rhs: bool| -> (Vec<f64>, Vec<f64>) {
+            // Returns (A^T A v or diag(A^T A), A^T t).
+            let parts: Vec<(Vec<f64>, Vec<f64>)> = work
+                .par_iter()
+                .map(|chunk| {
+                    let mut out = vec![0.0; n];
+                    let mut rhs = if want_rhs { vec![0.0; n] } else { Vec::new() };
+                    let mut entries: Vec<(usize, f64)> = Vec::with_capacity(64);
+                    for &(p, y) in chunk {
+                        let pair = &pairs[p];
+                        for x in (0..pair.width).step_by(opts.step) {
+                            entries.clear();
+                            geometry.for_each_entry(
+                                &table,
+                                (&input.maps[p], pair.width, pair.height, input.fb),
+                                (y, x),
+                                |j, w| entries.push((j, f64::from(w) / 256.0)),
+                            );
+                            match vector {
+                                Some(v) => {
+                                    let av: f64 = entries.iter().map(|&(j, a)| a * v[j]).sum();
+                                    for &(j, a) in &entries {
+                                        out[j] += a * av;
+                                    }
+                                }
+                                None => {
+                                    for &(j, a) in &entries {
+                                        out[j] += a * a;
+                                    }
+                                }
+                            }
+                            if want_rhs {
+                                let t = remaining[p][y * pair.width + x];
+                                for &(j, a) in &entries {
+                                    rhs[j] += a * t;
+                                }
+                            }
+                        }
+                    }
+                    (out, rhs)
+                })
+                .collect();
+            let (outs, rhss): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+            (
+                reduce(outs, n),
+                if want_rhs {
+                    reduce(rhss, n)
+                } else {
+                    Vec::new()
+                },
+            )
+        };
+        // Diagonal (Jacobi) and right-hand side.
+        let (mut diag, b) = pass(None, true);
+        for d in &mut diag {
+            *d += opts.lambda;
+        }
+        // Preconditioned conjugate gradients from x = 0.
+        let mut x = vec![0.0; n];
+        let mut r = b.clone();
+        let mut z: Vec<f64> = r.iter().zip(&diag).map(|(r, d)| r / d).collect();
+        let mut p = z.clone();
+        let mut rz: f64 = r.iter().zip(&z).map(|(a, b)| a * b).sum();
+        for it in 0..opts.iterations {
+            progress(stage, it);
+            let (mut ap, _) = pass(Some(&p), false);
+            for (a, pv) in ap.iter_mut().zip(&p) {
+                *a += opts.lambda * pv;
+            }
+            let pap: f64 = p.iter().zip(&ap).map(|(a, b)| a * b).sum();
+            if pap <= 0.0 || !pap.is_finite() {
+                break;
+            }
+            let alpha = rz / pap;
+            for i in 0..n {
+                x[i] += alpha * p[i];
+                r[i] -= alpha * ap[i];
+            }
+            for i in 0..n {
+                z[i] = r[i] / diag[i];
+            }
+            let rz_new: f64 = r.iter().zip(&z).map(|(a, b)| a * b).sum();
+            let beta = rz_new / rz;
+            rz = rz_new;
+            for i in 0..n {
+                p[i] = z[i] + beta * p[i];
+            }
+        }
+        // Quantise: c = robust max |x| / 127 over entries the data reached.
+        let mut mags: Vec<f64> = x
+            .iter()
+            .zip(&diag)
+            .filter(|(_, d)| **d > opts.lambda)
+            .map(|(v, _)| v.abs())
+            .collect();
+        mags.sort_by(f64::total_cmp);
+        let robust = mags
+            .get(((mags.len() as f64 * opts.quantile) as usize).min(mags.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0);
+        if stage == 0 {
+            c_native = (robust / 127.0).max(1e-6);
+        }
+        let q: Vec<i8> = x
+            .iter()
+            .map(|v| (v / c_native).round().clamp(-127.0, 127.0) as i8)
+            .collect();
+
+        // Store tables.
+        let node_name = format!("s{}", stage + 1);
+        for b in &geometry.blocks {
+            let block = &q[b.offset..b.offset + b.rows];
+            let prefix = format!("{name}/{node_name}/{}", b.pattern.name());
+            match opts.layout {
+                TableLayout::Regular => {
+                    tables.insert(prefix, block.to_vec());
+                }
+                TableLayout::Dfc { .. } => {
+                    tables.insert(format!("{prefix}/fine"), block[..b.fine_rows].to_vec());
+                    tables.insert(format!("{prefix}/coarse"), block[b.fine_rows..].to_vec());
+                }
+            }
+        }
+        let input_name = if stage == 0 {
+            format!("in.{}", component.name())
+        } else {
+            format!("s{stage}.0")
+        };
+        nodes.push(Node::Spatial(SpatialNode {
+            name: node_name.clone(),
+            input: input_name,
+            patterns: opts.patterns.clone(),
+            rotations: 4,
+            outputs: 1,
+            sampling: Sampling::Same,
+            table: opts.layout,
+        }));
+        term_names.push(format!("{node_name}.0"));
+
+        // Apply the quantised stage as the runtime does: its raw sum (1/256 units) gives the
+        // residual explained and the next stage's requantised input.
+        let before: f64 = mse(&remaining, pairs, opts.step);
+        let mut next_maps = Vec::with_capacity(pairs.len());
+        for (p, pair) in pairs.iter().enumerate() {
+            let (w, h) = (pair.width, pair.height);
+            let rows: Vec<(Vec<u16>, Vec<f64>)> = (0..h)
+                .into_par_iter()
+                .map(|y| {
+                    let mut feat = Vec::with_capacity(w);
+                    let mut expl = Vec::with_capacity(w);
+                    for x in 0..w {
+                        let mut s = 0i64;
+                        geometry.for_each_entry(
+                            &table,
+                            (&input.maps[p], w, h, input.fb),
+                            (y, x),
+                            |j, wt| s += i64::from(wt) * i64::from(q[j]),
+                        );
+                        feat.push(requantise(s, terms) as u16);
+                        expl.push(s as f64 / 256.0 * c_native);
+                    }
+                    (feat, expl)
+                })
+                .collect();
+            let mut map = Vec::with_capacity(w * h);
+            for (y, (feat, expl)) in rows.into_iter().enumerate() {
+                map.extend(feat);
+                for (x, e) in expl.into_iter().enumerate() {
+                    remaining[p][y * w + x] -= e;
+                }
+            }
+            next_maps.push(map);
+        }
+        let after = mse(&remaining, pairs, opts.step);
+        train_mse.push((before, after));
+        input = StageInput {
+            maps: next_maps,
+            fb: 4,
+        };
+    }
+
+    // The runtime's residual scale: c in 10-bit codes per table unit, in 16-bit fixed point.
+    let depth_factor = 2f64.powi(10 - i32::from(opts.bit_depth));
+    let scale = (c_native * depth_factor * 65536.0).round() as i32;
+    let description = ModelDescription {
+        name: name.into(),
+        component,
+        qp_range,
+        bit_depths: [8, 12],
+        nodes,
+        output: OutputDescription {
+            terms: term_names,
+            scale,
+            scale_shift: 16,
+        },
+        notes: String::new(),
+    };
+    FittedModel {
+        description,
+        tables,
+        train_mse,
+    }
+}
+
+/// Mean squared remaining residual over the sampled positions.
+fn mse(remaining: &[Vec<f64>], pairs: &[PlanePair<'_>], step: usize) -> f64 {
+    let (mut s, mut n) = (0.0, 0usize);
+    for (r, p) in remaining.iter().zip(pairs) {
+        for y in (0..p.height).step_by(step) {
+            for x in (0..p.width).step_by(step) {
+                let v = r[y * p.width + x];
+                s += v * v;
+                n += 1;
+            }
+        }
+    }
+    s / n.max(1) as f64
+}
