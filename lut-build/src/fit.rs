@@ -15,7 +15,7 @@
 use lut_filter::description::{OutputDescription, SpatialNode};
 use lut_filter::interp::{Part, PreparedTable};
 use lut_filter::reference::requantise;
-use lut_filter::tables::{DfcGeometry, REGULAR_ROWS, SpatialTable};
+use lut_filter::tables::{DfcGeometry, NODES, REGULAR_ROWS, SpatialTable, for_each_tuple};
 use lut_filter::{Component, ModelDescription, Node, Pattern, Sampling, TableLayout};
 use rayon::prelude::*;
 
@@ -43,6 +43,11 @@ pub struct FitOptions {
     pub stages: usize,
     /// Ridge weight (in units of squared look-up weights).
     pub lambda: f64,
+    /// Ridge weight of the level-specific part. Every entry is fitted as a level-invariant part
+    /// shared by all entries with the same tap offsets (`y-x, z-x, t-x`) plus a level-specific
+    /// deviation under this (strong) ridge: the tables stay nearly invariant to the absolute
+    /// level and do not learn clip-specific level biases.
+    pub level_lambda: f64,
     /// Conjugate-gradient iterations per stage.
     pub iterations: usize,
     /// Use every `step`-th row and column of each plane.
@@ -63,7 +68,8 @@ impl Default for FitOptions {
             },
             patterns: vec![Pattern::S, Pattern::D, Pattern::Y],
             stages: 1,
-            lambda: 4.0,
+            lambda: 100.0,
+            level_lambda: 5000.0,
             iterations: 40,
             step: 2,
             bit_depth: 10,
@@ -97,7 +103,31 @@ struct StageGeometry {
     index: Vec<i32>,
     geometry: Option<DfcGeometry>,
     blocks: Vec<Block>,
+    /// Unknowns `0..levels` are the level-specific parts (one per table row); the shared
+    /// offset-group parts follow, `2 * GROUPS_PER_PART` per pattern.
+    levels: usize,
     unknowns: usize,
+    /// Offset group of each row of one pattern's table.
+    row_groups: Vec<usize>,
+}
+
+/// Offsets `-16..=16` per coordinate cover every table (regular, fine band, coarse grid).
+const GROUP_RADIUS: usize = 16;
+const GROUP_SIDE: usize = 2 * GROUP_RADIUS + 1;
+const GROUPS_PER_PART: usize = GROUP_SIDE * GROUP_SIDE * GROUP_SIDE;
+
+impl StageGeometry {
+    /// The table value of every row from the unknowns: level part + its group's shared part.
+    fn entries(&self, x: &[f64]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.levels);
+        for (p, b) in self.blocks.iter().enumerate() {
+            for r in 0..b.rows {
+                let shared = self.levels + p * 2 * GROUPS_PER_PART + self.row_groups[r];
+                out.push(x[b.offset + r] + x[shared]);
+            }
+        }
+        out
+    }
 }
 
 impl StageGeometry {
@@ -115,6 +145,27 @@ impl StageGeometry {
             }
         };
         let rows = fine_rows + coarse_rows;
+        // Offset group of every row of one pattern's table (fine/regular part and coarse part
+        // have separate group spaces).
+        let key = |n: [usize; 4]| {
+            let d = |k: usize| (n[k] as i64 - n[0] as i64 + GROUP_RADIUS as i64) as usize;
+            (d(1) * GROUP_SIDE + d(2)) * GROUP_SIDE + d(3)
+        };
+        let mut row_groups = Vec::with_capacity(rows);
+        match geometry {
+            None => for_each_tuple(NODES, |n| row_groups.push(key(n))),
+            Some(g) => {
+                for_each_tuple(NODES, |n| {
+                    if g.in_band(n) {
+                        row_groups.push(key(n));
+                    }
+                });
+                for_each_tuple(g.coarse_nodes(), |n| {
+                    row_groups.push(GROUPS_PER_PART + key(n))
+                });
+            }
+        }
+        debug_assert_eq!(row_groups.len(), rows);
         let blocks = patterns
             .iter()
             .enumerate()
@@ -129,7 +180,9 @@ impl StageGeometry {
             index,
             geometry,
             blocks,
-            unknowns: rows * patterns.len(),
+            levels: rows * patterns.len(),
+            unknowns: rows * patterns.len() + 2 * GROUPS_PER_PART * patterns.len(),
+            row_groups,
         }
     }
 
@@ -160,14 +213,17 @@ impl StageGeometry {
             let xx = (x as i64 + i64::from(dx)).clamp(0, width as i64 - 1) as usize;
             u32::from(map[yy * width + xx])
         };
-        for b in &self.blocks {
+        for (p, b) in self.blocks.iter().enumerate() {
+            let shared = self.levels + p * 2 * GROUPS_PER_PART;
             for r in 0..4 {
                 let v = b.pattern.rotated_taps(r).map(|(dy, dx)| at(dy, dx));
                 let (part, rows, w) = table.locate(v, fb);
-                let base = b.offset + if part == Part::Coarse { b.fine_rows } else { 0 };
+                let local = if part == Part::Coarse { b.fine_rows } else { 0 };
                 for i in 0..5 {
                     if w[i] != 0 {
-                        f(base + rows[i], w[i]);
+                        let row = local + rows[i];
+                        f(b.offset + row, w[i]);
+                        f(shared + self.row_groups[row], w[i]);
                     }
                 }
             }
@@ -296,8 +352,18 @@ pub fn fit_cascade(
         };
         // Diagonal (Jacobi) and right-hand side.
         let (mut diag, b) = pass(None, true);
-        for d in &mut diag {
-            *d += opts.lambda;
+        let seen: Vec<bool> = diag.iter().map(|&d| d > 0.0).collect();
+        let ridge: Vec<f64> = (0..n)
+            .map(|j| {
+                if j < geometry.levels {
+                    opts.level_lambda
+                } else {
+                    opts.lambda
+                }
+            })
+            .collect();
+        for (d, r) in diag.iter_mut().zip(&ridge) {
+            *d += r;
         }
         // Preconditioned conjugate gradients from x = 0.
         let mut x = vec![0.0; n];
@@ -308,10 +374,13 @@ pub fn fit_cascade(
         for it in 0..opts.iterations {
             progress(stage, it);
             let (mut ap, _) = pass(Some(&p), false);
-            for (a, pv) in ap.iter_mut().zip(&p) {
-                *a += opts.lambda * pv;
+            for ((a, pv), r) in ap.iter_mut().zip(&p).zip(&ridge) {
+                *a += r * pv;
             }
             let pap: f64 = p.iter().zip(&ap).map(|(a, b)| a * b).sum();
+            if std::env::var_os("LUT_FIT_DEBUG").is_some() {
+                eprintln!("stage {stage} it {it}: rz {rz:.6e} pAp {pap:.6e}");
+            }
             if pap <= 0.0 || !pap.is_finite() {
                 break;
             }
@@ -330,11 +399,12 @@ pub fn fit_cascade(
                 p[i] = z[i] + beta * p[i];
             }
         }
-        // Quantise: c = robust max |x| / 127 over entries the data reached.
+        // Quantise: c = robust max |entry| / 127 over entries the data reached.
+        let x = geometry.entries(&x);
         let mut mags: Vec<f64> = x
             .iter()
-            .zip(&diag)
-            .filter(|(_, d)| **d > opts.lambda)
+            .zip(&seen)
+            .filter(|(_, s)| **s)
             .map(|(v, _)| v.abs())
             .collect();
         mags.sort_by(f64::total_cmp);
@@ -398,7 +468,12 @@ pub fn fit_cascade(
                             &table,
                             (&input.maps[p], w, h, input.fb),
                             (y, x),
-                            |j, wt| s += i64::from(wt) * i64::from(q[j]),
+                            |j, wt| {
+                                // Row entries only (the shared parts are folded into them).
+                                if j < geometry.levels {
+                                    s += i64::from(wt) * i64::from(q[j]);
+                                }
+                            },
                         );
                         feat.push(requantise(s, terms) as u16);
                         expl.push(s as f64 / 256.0 * c_native);

@@ -4,16 +4,21 @@
 //! * `identity` writes the zero-residual placeholder container the runtime embeds until the
 //!   trained default exists;
 //! * `decode` decodes the VVC corpus into the reconstruction cache and checks every
-//!   reconstruction's PSNR against the encoder log (see `lut_build::corpus`).
+//!   reconstruction's PSNR against the encoder log (see `lut_build::corpus`);
+//! * `fit` fits LUT models by least squares on the train split (`lut_build::fit`);
+//! * `benchmark` measures a container on the corpus: PSNR per QP and BD-rate.
 //!
 //! Transfer, compaction, pruning and fine-tuning are the lut-build issue's work.
+
+mod commands;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
-use lut_build::corpus::{self, Cache, Corpus, Origin, Selection};
+use clap::{Parser, Subcommand};
+use commands::{ConfigArg, SplitArg};
+use lut_build::corpus::{self, Corpus, Origin};
 use lut_filter::description::presets;
 use lut_filter::{Component, ContainerWriter, TableLayout};
 use rayon::prelude::*;
@@ -34,6 +39,13 @@ enum Command {
         #[arg(long, default_value = "data/default.lut")]
         out: PathBuf,
     },
+    /// Fit per-component, per-slice-QP-range LUT models by least squares on the corpus (no
+    /// network needed): each stage's tables minimise the squared error of the filtered
+    /// reconstruction, with a ridge and a level-smoothness penalty.
+    Fit(commands::fit::FitArgs),
+    /// Measure a container on the corpus like a JVET test: PSNR (VTM convention) of every
+    /// bitstream's reconstruction before and after filtering, delta-PSNR per QP, BD-rate.
+    Benchmark(commands::benchmark::BenchmarkArgs),
     /// Decode the corpus bitstreams into the reconstruction cache (skipping those already there)
     /// and print, per bitstream, the reconstruction's PSNR (VTM convention: 10 bit, peak 1020,
     /// mean of per-frame PSNRs) next to the encoder log's, and the largest sample difference.
@@ -59,20 +71,6 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum SplitArg {
-    Train,
-    Val,
-    All,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ConfigArg {
-    Ai,
-    Ra,
-    All,
-}
-
 /// One line of the `decode` report.
 struct Row {
     label: String,
@@ -95,20 +93,8 @@ fn decode_command(
     let start = Instant::now();
     let corpus =
         Corpus::open(&data).with_context(|| format!("opening the corpus in {}", data.display()))?;
-    let cache = cache.map_or_else(Cache::from_env, Cache::new);
-    let sel = Selection {
-        split: match split {
-            SplitArg::Train => Some(corpus::Split::Train),
-            SplitArg::Val => Some(corpus::Split::Val),
-            SplitArg::All => None,
-        },
-        config: match config {
-            ConfigArg::Ai => Some(corpus::Config::Ai),
-            ConfigArg::Ra => Some(corpus::Config::Ra),
-            ConfigArg::All => None,
-        },
-        qps: qp,
-    };
+    let cache = commands::cache(cache);
+    let sel = commands::selection(split, config, qp);
     let encodes = corpus.select(&sel);
     anyhow::ensure!(!encodes.is_empty(), "the selection is empty");
     eprintln!(
@@ -244,6 +230,8 @@ fn main() -> anyhow::Result<()> {
             cache,
             tolerance,
         } => decode_command(data, split, config, qp, cache, tolerance)?,
+        Command::Fit(args) => commands::fit::run(args)?,
+        Command::Benchmark(args) => commands::benchmark::run(args)?,
     }
     Ok(())
 }

@@ -262,11 +262,25 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Identity default
+// Identity container
+
+/// Writes an identity container (zero tables, scale 0, one single-stage model per component).
+fn identity_lut(dir: &Path) -> PathBuf {
+    let mut w = ContainerWriter::new();
+    for c in Component::ALL {
+        let m = presets::cascade(&format!("id-{c}"), c, [0, 63], 1, dfc(), 0, 0);
+        w.add_model(m, |req| vec![0i8; req.shape.iter().product()])
+            .unwrap();
+    }
+    let path = dir.join("identity.lut");
+    w.write(&path).unwrap();
+    path
+}
 
 #[test]
-fn identity_default_reproduces_8_and_10_bit_input() {
+fn identity_container_reproduces_8_and_10_bit_input() {
     let dir = tempfile::tempdir().unwrap();
+    let id = identity_lut(dir.path());
     for (i, (f, w, h)) in [
         (C420JPEG, 16, 8),
         (C420JPEG, 17, 9),
@@ -279,7 +293,7 @@ fn identity_default_reproduces_8_and_10_bit_input() {
         let input = dir.path().join(format!("in{i}.y4m"));
         let output = dir.path().join(format!("out{i}.y4m"));
         let bytes = write_y4m(&input, f, w, h, &random_frames(i as u64, f, w, h, 3));
-        let summary = ok(&[&"filter", &input, &output]);
+        let summary = ok(&[&"filter", &input, &output, &"--lut", &id]);
         assert!(summary.contains("3 frames"), "{summary}");
         assert!(summary.contains("ns/sample"), "{summary}");
         assert_eq!(std::fs::read(&output).unwrap(), bytes, "{f:?} {w}x{h}");
@@ -297,8 +311,13 @@ fn identity_default_reproduces_8_and_10_bit_input() {
     // Quiet runs print nothing; only the output file and inputs exist (no temporary file).
     let input = dir.path().join("in0.y4m");
     let output = dir.path().join("quiet.y4m");
-    assert_eq!(ok(&[&"filter", &input, &output, &"--quiet"]), "");
+    assert_eq!(
+        ok(&[&"filter", &input, &output, &"--quiet", &"--lut", &id]),
+        ""
+    );
     assert!(files_in(dir.path()).iter().all(|f| !f.ends_with(".tmp")));
+    // The embedded default runs on the same files (identity or not).
+    ok(&[&"filter", &input, &output, &"--quiet"]);
 }
 
 #[test]
@@ -320,7 +339,8 @@ fn header_and_frame_parameters_are_kept() {
     let input = dir.path().join("in.y4m");
     let output = dir.path().join("out.y4m");
     std::fs::write(&input, &bytes).unwrap();
-    ok(&[&"filter", &input, &output, &"-q"]);
+    let id = identity_lut(dir.path());
+    ok(&[&"filter", &input, &output, &"-q", &"--lut", &id]);
     assert_eq!(std::fs::read(&output).unwrap(), bytes);
 }
 
@@ -890,7 +910,7 @@ fn bad_inputs_fail_cleanly_and_leave_nothing_behind() {
 // Shared data
 
 #[test]
-fn foreman_through_the_default_container_is_unchanged() {
+fn foreman_through_identity_and_default_containers() {
     let data = Path::new(SHARED_DATA);
     let input: PathBuf = data.join("orig/foreman.y4m");
     if !input.exists() {
@@ -902,7 +922,8 @@ fn foreman_through_the_default_container_is_unchanged() {
     }
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("foreman.y4m");
-    let summary = ok(&[&"filter", &input, &output]);
+    let id = identity_lut(dir.path());
+    let summary = ok(&[&"filter", &input, &output, &"--lut", &id]);
     assert!(summary.contains("10 frames"), "{summary}");
     assert!(
         std::fs::read(&output).unwrap() == std::fs::read(&input).unwrap(),
@@ -912,5 +933,14 @@ fn foreman_through_the_default_container_is_unchanged() {
     assert_eq!(v["frames"].as_array().unwrap().len(), 10);
     for c in ["y", "u", "v", "yuv"] {
         assert_eq!(v["mean"][c].as_f64(), Some(999.99), "{c}");
+    }
+    // The embedded default (trained, or the placeholder) on real video: every frame comes out,
+    // and a mild in-loop filter leaves an original close to itself.
+    let summary = ok(&[&"filter", &input, &output]);
+    assert!(summary.contains("10 frames"), "{summary}");
+    let v = psnr_json(&input, &output, &[]);
+    assert_eq!(v["frames"].as_array().unwrap().len(), 10);
+    for c in ["y", "u", "v"] {
+        assert!(v["mean"][c].as_f64().unwrap() > 40.0, "{c}: {v}");
     }
 }

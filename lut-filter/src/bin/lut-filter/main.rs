@@ -5,6 +5,7 @@
 //! exit status: 2 for a bad command line, 1 for everything else. Output files are written
 //! through a temporary file renamed at the end, so a failed run leaves none behind.
 
+mod bench;
 mod filter;
 mod inspect;
 mod psnr;
@@ -94,6 +95,30 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Time the container's models on a synthetic 4:2:0 picture (smooth content with noise):
+    /// median time per picture (Y+Cb+Cr), ns per sample, frames and look-ups per second, for
+    /// each thread count.
+    #[command(after_help = DEFAULT_NOTE)]
+    Bench {
+        /// Container file (default: the embedded one).
+        #[arg(long, value_name = "FILE")]
+        lut: Option<PathBuf>,
+        /// Picture size.
+        #[arg(long, default_value = "1920x1080")]
+        size: String,
+        /// Bit depth of the samples.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(8..=12))]
+        bit_depth: u8,
+        /// Slice QP selecting the models.
+        #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
+        qp: i32,
+        /// Timed runs per thread count (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Thread counts, comma-separated (default: 1 and all cores).
+        #[arg(long, value_delimiter = ',')]
+        threads: Vec<usize>,
     },
     /// Describe a container: version, checksum, models, nodes, tables.
     #[command(after_help = DEFAULT_NOTE)]
@@ -200,6 +225,38 @@ fn run(cli: Cli) -> Result<String> {
             tensors,
             json,
         } => inspect::run(file.as_deref(), tensors, json),
+        Command::Bench {
+            lut,
+            size,
+            bit_depth,
+            qp,
+            runs,
+            threads,
+        } => {
+            let (width, height) = size
+                .split_once('x')
+                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                .filter(|&(a, b): &(usize, usize)| a > 0 && b > 0)
+                .ok_or_else(|| Usage(format!("--size '{size}': expected WIDTHxHEIGHT")))?;
+            let threads = if threads.is_empty() {
+                let all = std::thread::available_parallelism().map_or(1, usize::from);
+                if all > 1 { vec![1, all] } else { vec![1] }
+            } else {
+                threads
+            };
+            if threads.contains(&0) {
+                return Err(Usage("--threads: thread counts start at 1".into()).into());
+            }
+            bench::run(&bench::BenchArgs {
+                lut,
+                width,
+                height,
+                bit_depth,
+                qp,
+                runs,
+                threads,
+            })
+        }
     }
 }
 

@@ -1,0 +1,137 @@
+//! `lut-build fit`: least-squares fit of per-component, per-QP-range LUT models on the train
+//! split, written as a container.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use lut_build::corpus::Corpus;
+use lut_build::fit::FitOptions;
+use lut_build::pipeline::{self, DEFAULT_QP_RANGES};
+use lut_filter::TableLayout;
+
+use super::{ConfigArg, SplitArg};
+
+/// Options of `lut-build fit`.
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// The corpus folder (manifest.tsv, orig/, vvc/).
+    #[arg(long, default_value = "../shared/data")]
+    data: PathBuf,
+    /// Output container.
+    #[arg(long, default_value = "fitted.lut")]
+    out: PathBuf,
+    /// Clips to fit on (validation clips are for measuring only).
+    #[arg(long, value_enum, default_value_t = SplitArg::Train)]
+    split: SplitArg,
+    /// Coding configurations to fit on.
+    #[arg(long, value_enum, default_value_t = ConfigArg::All)]
+    config: ConfigArg,
+    /// Cascaded stages per model (fitted greedily, each on what the previous left).
+    #[arg(long, default_value_t = 1)]
+    stages: usize,
+    /// Ridge weight.
+    #[arg(long, default_value_t = FitOptions::default().lambda)]
+    lambda: f64,
+    /// Ridge of the level-specific part of every entry (large: tables nearly level-invariant,
+    /// which keeps them from learning clip-specific level biases).
+    #[arg(long, default_value_t = FitOptions::default().level_lambda)]
+    level_lambda: f64,
+    /// Sample every STEP-th luma row and column (chroma: half the step).
+    #[arg(long, default_value_t = 4)]
+    step: usize,
+    /// Conjugate-gradient iterations per stage.
+    #[arg(long, default_value_t = FitOptions::default().iterations)]
+    iterations: usize,
+    /// Tables: DFC-compact (dw 3, si 5) or regular 17^4.
+    #[arg(long, default_value = "dfc")]
+    layout: String,
+    /// Cache folder [default: $LUT_CACHE, else target/lut-cache].
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+/// Runs the command.
+pub fn run(args: FitArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let corpus = Corpus::open(&args.data)
+        .with_context(|| format!("opening the corpus in {}", args.data.display()))?;
+    let layout = match args.layout.as_str() {
+        "dfc" => TableLayout::Dfc {
+            dims: 4,
+            dw: 3,
+            si: 5,
+        },
+        "regular" => TableLayout::Regular,
+        other => anyhow::bail!("--layout '{other}': expected dfc or regular"),
+    };
+    let opts = FitOptions {
+        layout,
+        stages: args.stages,
+        lambda: args.lambda,
+        level_lambda: args.level_lambda,
+        step: args.step.max(1),
+        iterations: args.iterations,
+        ..FitOptions::default()
+    };
+    let sel = super::selection(args.split, args.config, Vec::new());
+    let train = corpus
+        .pairs(&sel, &super::cache(args.cache), true)
+        .context("loading the training pairs")?;
+    let pictures: usize = train.iter().map(|e| e.frames.len()).sum();
+    eprintln!(
+        "{} bitstreams, {pictures} pictures loaded in {:.1} s",
+        train.len(),
+        start.elapsed().as_secs_f64()
+    );
+    let models = 3 * DEFAULT_QP_RANGES.len();
+    let bar = ProgressBar::new((models * opts.stages * opts.iterations) as u64).with_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} CG iterations {msg}",
+        )
+        .expect("valid template"),
+    );
+    let (writer, summaries) =
+        pipeline::fit_models(&train, &DEFAULT_QP_RANGES, &opts, &|m, s, i| {
+            bar.set_message(format!("{m} stage {}", s + 1));
+            let _ = i;
+            bar.inc(1);
+        })?;
+    bar.finish_and_clear();
+    writer
+        .write(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let log = serde_json::json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "options": format!("{opts:?}"),
+        "pictures": pictures,
+        "wall_time_s": start.elapsed().as_secs_f64(),
+        "models": summaries,
+    });
+    let log_path = args.out.with_extension("fit.json");
+    lut_filter::io::write_atomic(&log_path, serde_json::to_string_pretty(&log)?.as_bytes())?;
+    for s in &summaries {
+        let gains: Vec<String> = s
+            .train_mse
+            .iter()
+            .map(|(b, a)| format!("{:+.3} dB", 10.0 * (b / a).log10()))
+            .collect();
+        eprintln!(
+            "{:<14} {:>5} pictures  train MSE gain per stage {}  scale {}",
+            s.model,
+            s.pictures,
+            gains.join(", "),
+            s.scale
+        );
+    }
+    eprintln!(
+        "wrote {} ({} bytes) and {} in {:.1} s",
+        args.out.display(),
+        std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0),
+        log_path.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

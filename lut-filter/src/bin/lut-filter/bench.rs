@@ -1,0 +1,150 @@
+//! `lut-filter bench`: time a container's models on a synthetic picture (smooth content with
+//! noise, like a decoded picture) at a chosen size, 1 thread and all threads.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use lut_filter::description::Grid;
+use lut_filter::{ChromaFormat, Component, Model, Node, Picture, Plane, PlaneMut};
+
+use crate::{lib_err, open_container};
+
+/// Options of `bench`.
+#[derive(Debug)]
+pub struct BenchArgs {
+    pub lut: Option<std::path::PathBuf>,
+    pub width: usize,
+    pub height: usize,
+    pub bit_depth: u8,
+    pub qp: i32,
+    pub runs: usize,
+    pub threads: Vec<usize>,
+}
+
+/// Simplex (and trilinear) look-ups per sample of the model's component, 4:2:0.
+fn lookups_per_sample(m: &Model<'_>) -> f64 {
+    let d = m.description();
+    let target = d.component.grid();
+    // Grid of each node's outputs, to weigh luma-grid nodes of chroma models by 4.
+    let mut grids: Vec<(String, Grid)> = Vec::new();
+    let grid_of = |name: &str, grids: &[(String, Grid)]| -> Grid {
+        match name.split_once('.') {
+            Some(("in", c)) => c.parse::<Component>().map_or(Grid::Luma, |c| c.grid()),
+            Some((n, _)) => grids
+                .iter()
+                .find(|(g, _)| g == n)
+                .map_or(Grid::Luma, |(_, g)| *g),
+            None => Grid::Luma,
+        }
+    };
+    let mut total = 0.0;
+    for node in &d.nodes {
+        let (grid, count) = match node {
+            Node::Spatial(s) => {
+                let g = match s.sampling {
+                    lut_filter::Sampling::Same => grid_of(&s.input, &grids),
+                    lut_filter::Sampling::ChromaFromLuma { .. } => Grid::Chroma,
+                };
+                (g, (s.patterns.len() * usize::from(s.rotations)) as f64)
+            }
+            Node::Channel(c) => (grid_of(&c.inputs[0], &grids), 1.0),
+        };
+        grids.push((node.name().to_string(), grid));
+        total += if grid == Grid::Luma && target == Grid::Chroma {
+            4.0 * count
+        } else {
+            count
+        };
+    }
+    total
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs the benchmark; returns the report.
+pub fn run(args: &BenchArgs) -> Result<String> {
+    let (container, source) = open_container(args.lut.as_deref(), false)?;
+    let (w, h) = (args.width, args.height);
+    let (cw, ch) = ChromaFormat::Yuv420.chroma_size(w, h);
+    let max = (1u32 << args.bit_depth) - 1;
+    let mut seed = 12345u32;
+    let mut plane = |pw: usize, ph: usize| -> Vec<u16> {
+        (0..pw * ph)
+            .map(|i| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let (x, y) = (i % pw, i / pw);
+                let base = ((x * 3 + y * 2) % 600) as u32 * (max + 1) / 1024 + (max + 1) / 5;
+                (base + (seed >> 24) % 25).min(max) as u16
+            })
+            .collect()
+    };
+    let planes = [plane(w, h), plane(cw, ch), plane(cw, ch)];
+    let pic = Picture::new(
+        Plane::new(&planes[0], w, w, h).map_err(lib_err)?,
+        Some(Plane::new(&planes[1], cw, cw, ch).map_err(lib_err)?),
+        Some(Plane::new(&planes[2], cw, cw, ch).map_err(lib_err)?),
+        ChromaFormat::Yuv420,
+        args.bit_depth,
+    )
+    .map_err(lib_err)?;
+    let models: Vec<Model<'_>> = Component::ALL
+        .iter()
+        .filter_map(|&c| container.select(c, args.qp))
+        .collect();
+    let samples = (w * h + 2 * cw * ch) as f64;
+    let lookups: f64 = models
+        .iter()
+        .map(|m| {
+            let n = if m.description().component == Component::Y {
+                w * h
+            } else {
+                cw * ch
+            };
+            lookups_per_sample(m) * n as f64
+        })
+        .sum();
+    let mut out = format!(
+        "{source}, {w}x{h} 4:2:0 {}-bit, QP {}: models {}; {:.1} look-ups per sample (Y+Cb+Cr)\n",
+        args.bit_depth,
+        args.qp,
+        models
+            .iter()
+            .map(|m| m.description().name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        lookups / samples
+    );
+    let mut outputs: Vec<Vec<u16>> = planes.to_vec();
+    for &threads in &args.threads {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .context("starting the worker threads")?;
+        let mut times = Vec::with_capacity(args.runs);
+        for _ in 0..args.runs.max(1) {
+            let t = Instant::now();
+            pool.install(|| -> Result<()> {
+                for m in &models {
+                    let c = m.description().component.index();
+                    let (pw, ph) = if c == 0 { (w, h) } else { (cw, ch) };
+                    let mut dst = PlaneMut::new(&mut outputs[c], pw, pw, ph).map_err(lib_err)?;
+                    m.filter_plane(&pic, &mut dst).map_err(lib_err)?;
+                }
+                Ok(())
+            })?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        let t = median(times);
+        out.push_str(&format!(
+            "{threads} thread(s): median {:.1} ms/picture, {:.2} ns/sample, {:.2} fps, {:.0} M look-ups/s\n",
+            t * 1e3,
+            t * 1e9 / samples,
+            1.0 / t,
+            lookups / t / 1e6
+        ));
+    }
+    Ok(out)
+}
