@@ -3,10 +3,11 @@
  * selects for the slice QP, 1 and 2 worker threads, median of the runs.
  *
  *   cargo build --release -p lut-filter-ffi
- *   cc -O2 -std=c11 -Iffi/include ffi/examples/time_filter.c target/release/liblutfilter.a \
+ *   cc -O2 -std=c11 -Wall -Wextra -Werror -pedantic -Iffi/include ffi/examples/time_filter.c target/release/liblutfilter.a \
  *      -lpthread -ldl -lm -o /tmp/time_filter
  *   /tmp/time_filter [container.lut|default] [width height] [qp] [runs]
  */
+#define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ int main(int argc, char **argv) {
     }
     int cw = (w + 1) / 2, ch = (h + 1) / 2;
     int sw[3] = {w + 2 * margin, cw + margin, cw + margin};
-    int pw[3] = {w, cw, cw}, ph[3] = {h, ch, ch}, pm[3] = {margin, margin / 2, margin / 2};
+    int ph[3] = {h, ch, ch}, pm[3] = {margin, margin / 2, margin / 2};
     int16_t *buf[3], *dst[3];
     lutf_picture pic;
     memset(&pic, 0, sizeof pic);

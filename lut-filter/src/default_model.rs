@@ -1,16 +1,18 @@
 //! The container embedded in the library and the `lut-filter` binary.
 //!
-//! **Placeholder:** until the trained default model lands (training issue), this is an
-//! *identity* model: one single-stage model per component whose tables are all zero, so the
-//! residual is zero and filtering returns its input unchanged. It exercises the whole pipeline
-//! (container, validation, engine, command line) and nothing else. `data/default.lut` is
-//! produced by `cargo run -p lut-build -- identity --out data/default.lut`; a test checks that
-//! the committed file equals what that command produces.
+//! `data/default.lut`: one single-stage LUT model (patterns s, d, y; 4 rotations; DFC tables,
+//! dw 3, si 5) per component and per slice-QP range (six ranges from 0-22 to 43-63), fitted by
+//! least squares on the train split of the shared corpus with
+//! `lut-build fit --out data/default.lut --lambda 10000 --level-lambda 500000`
+//! (provenance in `data/default.fit.json`, measurements in `data/MODEL.md`). It is not yet the
+//! network-trained model of the training issue; chroma models read their own component only.
+//!
+//! `lut-build identity` still writes the zero-residual identity container used by tests.
 
 use crate::{Container, Error};
 
 /// Whether the embedded default is the zero-residual placeholder.
-pub const IS_IDENTITY_PLACEHOLDER: bool = true;
+pub const IS_IDENTITY_PLACEHOLDER: bool = false;
 
 #[repr(C, align(64))]
 struct Aligned<T: ?Sized>(T);

@@ -150,6 +150,8 @@ struct Resolved<'a> {
     terms: u32,
     grid: Grid,
     op: Op<'a>,
+    /// Whether a later node reads output k as a feature (else it is not requantised).
+    read: Vec<bool>,
 }
 
 enum Op<'a> {
@@ -352,9 +354,22 @@ fn filter_region<T: Sample>(
                 terms: node.terms,
                 grid: node.grid,
                 op,
+                read: vec![false; node.outputs],
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut nodes = nodes;
+    for i in 0..nodes.len() {
+        let inputs: Vec<MapId> = match &nodes[i].op {
+            Op::Spatial { input, .. } => vec![*input],
+            Op::Channel { inputs, .. } => inputs.to_vec(),
+        };
+        for id in inputs {
+            if let MapId::Node(n, k) = id {
+                nodes[n].read[k] = true;
+            }
+        }
+    }
     let job = Job {
         nodes,
         terms: plan.terms.clone(),
@@ -528,6 +543,9 @@ fn run_tile<T: Sample>(
         let feats = &mut s.features[i];
         feats.resize_with(k, Buf::default);
         for (o, f) in feats.iter_mut().enumerate() {
+            if !node.read[o] {
+                continue;
+            }
             f.reset(rect);
             let fw = rect.width();
             for y in 0..ih {

@@ -10,8 +10,8 @@ use crate::tables::{DfcGeometry, FRAC_BITS, NODES, ONE, SpatialTable, normalise_
 const REGULAR_STRIDES: [usize; 4] = [NODES * NODES * NODES, NODES * NODES, NODES, 1];
 
 /// Sorts coordinates by fraction (largest first, ties: lower coordinate first) with a sorting
-/// network on unique keys (the documented order; tests check the branchless ranks against it).
-#[cfg(test)]
+/// network on unique keys.
+#[inline(always)]
 fn order(f: [u32; 4]) -> [usize; 4] {
     // key = fraction * 4 + (3 - coordinate): unique, larger first = the documented order.
     let mut k = [0usize, 1, 2, 3].map(|i| (f[i] << 2) | (3 - i as u32));
@@ -31,30 +31,18 @@ fn order(f: [u32; 4]) -> [usize; 4] {
 }
 
 /// Simplex vertices and weights: vertex `i` is `base + sum of strides of the first i sorted
-/// coordinates`. Branchless: each coordinate's rank in the order is counted with comparisons,
-/// so random fractions cost no mispredicted branches.
+/// coordinates` (order: [`order`]).
 #[inline(always)]
 fn simplex_positions(base: usize, strides: [usize; 4], f: [u32; 4]) -> ([usize; 5], [i32; 5]) {
-    // key = fraction * 4 + (3 - coordinate): unique; larger key = earlier in the order.
-    let key = [0usize, 1, 2, 3].map(|i| (f[i] << 2) | (3 - i as u32));
-    let mut pos = [base; 5];
-    let mut fs = [0i32; 4];
-    for i in 0..4 {
-        let rank = (0..4).map(|j| usize::from(key[j] > key[i])).sum::<usize>();
-        fs[rank] = f[i] as i32;
-        for (r, p) in pos.iter_mut().enumerate().skip(1) {
-            *p += strides[i] * usize::from(rank < r);
-        }
-    }
+    let o = order(f);
+    let p1 = base + strides[o[0]];
+    let p2 = p1 + strides[o[1]];
+    let p3 = p2 + strides[o[2]];
+    let p4 = p3 + strides[o[3]];
+    let fs = o.map(|i| f[i] as i32);
     (
-        pos,
-        [
-            ONE - fs[0],
-            fs[0] - fs[1],
-            fs[1] - fs[2],
-            fs[2] - fs[3],
-            fs[3],
-        ],
+        [base, p1, p2, p3, p4],
+        [ONE - fs[0], fs[0] - fs[1], fs[1] - fs[2], fs[2] - fs[3], fs[3]],
     )
 }
 
@@ -247,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn branchless_positions_follow_the_order() {
+    fn simplex_positions_follow_the_order() {
         let strides = [1000, 100, 10, 1];
         for code in 0..4u32.pow(4) {
             let f = [0, 1, 2, 3].map(|i| (code >> (2 * i)) & 3);

@@ -37,6 +37,12 @@ pub struct BenchmarkArgs {
     /// Folder for report.md, report.json and report.csv.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Only these clips (comma-separated names), e.g. to hold some out.
+    #[arg(long, value_delimiter = ',')]
+    clips: Vec<String>,
+    /// Leave these clips out (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
     /// Cache folder [default: $LUT_CACHE, else target/lut-cache].
     #[arg(long)]
     cache: Option<PathBuf>,
@@ -52,9 +58,13 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
     let corpus = Corpus::open(&args.data)
         .with_context(|| format!("opening the corpus in {}", args.data.display()))?;
     let sel = super::selection(args.split, args.config, Vec::new());
-    let encodes = corpus
-        .pairs(&sel, &super::cache(args.cache), true)
-        .context("loading the reconstructions")?;
+    let encodes = super::filter_clips(
+        corpus
+            .pairs(&sel, &super::cache(args.cache), true)
+            .context("loading the reconstructions")?,
+        &args.clips,
+        &args.exclude,
+    )?;
     let rows = pipeline::evaluate(&container, &encodes);
     let mut md = format!(
         "# LUT filter benchmark\n\ncontainer: {} (crc32 {:08x}, {} bytes)\n\n",

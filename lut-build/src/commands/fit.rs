@@ -48,6 +48,12 @@ pub struct FitArgs {
     /// Tables: DFC-compact (dw 3, si 5) or regular 17^4.
     #[arg(long, default_value = "dfc")]
     layout: String,
+    /// Only these clips (comma-separated names), e.g. to hold some out.
+    #[arg(long, value_delimiter = ',')]
+    clips: Vec<String>,
+    /// Leave these clips out (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
     /// Cache folder [default: $LUT_CACHE, else target/lut-cache].
     #[arg(long)]
     cache: Option<PathBuf>,
@@ -77,9 +83,13 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         ..FitOptions::default()
     };
     let sel = super::selection(args.split, args.config, Vec::new());
-    let train = corpus
-        .pairs(&sel, &super::cache(args.cache), true)
-        .context("loading the training pairs")?;
+    let train = super::filter_clips(
+        corpus
+            .pairs(&sel, &super::cache(args.cache), true)
+            .context("loading the training pairs")?,
+        &args.clips,
+        &args.exclude,
+    )?;
     let pictures: usize = train.iter().map(|e| e.frames.len()).sum();
     eprintln!(
         "{} bitstreams, {pictures} pictures loaded in {:.1} s",

@@ -6,7 +6,7 @@ pub mod fit;
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use lut_build::corpus::{self, Cache, Selection};
+use lut_build::corpus::{self, Cache, EncodePairs, Selection};
 
 /// Which clips.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -50,4 +50,28 @@ pub fn selection(split: SplitArg, config: ConfigArg, qps: Vec<u32>) -> Selection
 /// The cache named on the command line, else `$LUT_CACHE`, else `target/lut-cache`.
 pub fn cache(dir: Option<PathBuf>) -> Cache {
     dir.map_or_else(Cache::from_env, Cache::new)
+}
+
+/// Keeps the bitstreams of `only` (all when empty) minus those of `exclude`; names must exist.
+pub fn filter_clips(
+    encodes: Vec<EncodePairs>,
+    only: &[String],
+    exclude: &[String],
+) -> anyhow::Result<Vec<EncodePairs>> {
+    for name in only.iter().chain(exclude) {
+        anyhow::ensure!(
+            encodes.iter().any(|e| &e.encode.name == name),
+            "clip '{name}' is not in the selection"
+        );
+    }
+    let kept: Vec<EncodePairs> = encodes
+        .into_iter()
+        .filter(|e| only.is_empty() || only.contains(&e.encode.name))
+        .filter(|e| !exclude.contains(&e.encode.name))
+        .collect();
+    anyhow::ensure!(
+        !kept.is_empty(),
+        "no bitstream is left after --clips / --exclude"
+    );
+    Ok(kept)
 }
