@@ -42,7 +42,13 @@ fn simplex_positions(base: usize, strides: [usize; 4], f: [u32; 4]) -> ([usize; 
     let fs = o.map(|i| f[i] as i32);
     (
         [base, p1, p2, p3, p4],
-        [ONE - fs[0], fs[0] - fs[1], fs[1] - fs[2], fs[2] - fs[3], fs[3]],
+        [
+            ONE - fs[0],
+            fs[0] - fs[1],
+            fs[1] - fs[2],
+            fs[2] - fs[3],
+            fs[3],
+        ],
     )
 }
 
