@@ -8,6 +8,8 @@
 //! quantised to int8 with the scale `c = max |x| / 127` (robust maximum: a high percentile), and
 //! `c` becomes the model's fixed-point residual scale.
 //!
+//! Set `LUT_FIT_DEBUG` to print the conjugate-gradient residual of every iteration.
+//!
 //! Cascades are fitted greedily: stage k reads stage k-1's requantised output (as the runtime
 //! computes it from the quantised tables) and is fitted to what the stages before it left of the
 //! residual; every stage's raw output is a term of the model output.

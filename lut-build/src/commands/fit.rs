@@ -104,9 +104,8 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         .expect("valid template"),
     );
     let (writer, summaries) =
-        pipeline::fit_models(&train, &DEFAULT_QP_RANGES, &opts, &|m, s, i| {
-            bar.set_message(format!("{m} stage {}", s + 1));
-            let _ = i;
+        pipeline::fit_models(&train, &DEFAULT_QP_RANGES, &opts, &|model, stage, _| {
+            bar.set_message(format!("{model} stage {}", stage + 1));
             bar.inc(1);
         })?;
     bar.finish_and_clear();
