@@ -10,11 +10,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use lut_build::corpus::Corpus;
 use lut_build::pipeline;
 use lut_filter::Container;
 
-use super::{ConfigArg, SplitArg};
+use super::{CorpusArgs, SplitArg};
 
 /// Options of `lut-build benchmark`.
 #[derive(Args, Debug)]
@@ -22,30 +21,17 @@ pub struct BenchmarkArgs {
     /// Container to measure [default: the one embedded in lut-filter].
     #[arg(long)]
     lut: Option<PathBuf>,
-    /// The corpus folder (manifest.tsv, orig/, vvc/).
-    #[arg(long, default_value = "../shared/data")]
-    data: PathBuf,
     /// Clips to measure on.
     #[arg(long, value_enum, default_value_t = SplitArg::Val)]
     split: SplitArg,
-    /// Coding configurations.
-    #[arg(long, value_enum, default_value_t = ConfigArg::All)]
-    config: ConfigArg,
     /// Nominal QPs of the BD-rate (JVET: 22,27,32,37); every QP is measured and tabled.
     #[arg(long, value_delimiter = ',', default_value = "22,27,32,37")]
     bd_qps: Vec<u32>,
     /// Folder for report.md, report.json and report.csv.
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Only these clips (comma-separated names), e.g. to hold some out.
-    #[arg(long, value_delimiter = ',')]
-    clips: Vec<String>,
-    /// Leave these clips out (comma-separated names).
-    #[arg(long, value_delimiter = ',')]
-    exclude: Vec<String>,
-    /// Cache folder [default: $LUT_CACHE, else target/lut-cache].
-    #[arg(long)]
-    cache: Option<PathBuf>,
+    #[command(flatten)]
+    corpus: CorpusArgs,
 }
 
 /// Runs the command.
@@ -55,16 +41,7 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
         Some(p) => Container::open(p).with_context(|| format!("opening {}", p.display()))?,
         None => lut_filter::default_model::open()?,
     };
-    let corpus = Corpus::open(&args.data)
-        .with_context(|| format!("opening the corpus in {}", args.data.display()))?;
-    let sel = super::selection(args.split, args.config, Vec::new());
-    let encodes = super::filter_clips(
-        corpus
-            .pairs(&sel, &super::cache(args.cache), true)
-            .context("loading the reconstructions")?,
-        &args.clips,
-        &args.exclude,
-    )?;
+    let encodes = args.corpus.load(args.split)?;
     let rows = pipeline::evaluate(&container, &encodes);
     let mut md = format!(
         "# LUT filter benchmark\n\ncontainer: {} (crc32 {:08x}, {} bytes)\n\n",

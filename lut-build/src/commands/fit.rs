@@ -7,28 +7,21 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use lut_build::corpus::Corpus;
 use lut_build::fit::FitOptions;
 use lut_build::pipeline::{self, DEFAULT_QP_RANGES};
 use lut_filter::TableLayout;
 
-use super::{ConfigArg, SplitArg};
+use super::{CorpusArgs, SplitArg};
 
 /// Options of `lut-build fit`.
 #[derive(Args, Debug)]
 pub struct FitArgs {
-    /// The corpus folder (manifest.tsv, orig/, vvc/).
-    #[arg(long, default_value = "../shared/data")]
-    data: PathBuf,
     /// Output container.
     #[arg(long, default_value = "fitted.lut")]
     out: PathBuf,
     /// Clips to fit on (validation clips are for measuring only).
     #[arg(long, value_enum, default_value_t = SplitArg::Train)]
     split: SplitArg,
-    /// Coding configurations to fit on.
-    #[arg(long, value_enum, default_value_t = ConfigArg::All)]
-    config: ConfigArg,
     /// Cascaded stages per model (fitted greedily, each on what the previous left).
     #[arg(long, default_value_t = 1)]
     stages: usize,
@@ -48,22 +41,13 @@ pub struct FitArgs {
     /// Tables: DFC-compact (dw 3, si 5) or regular 17^4.
     #[arg(long, default_value = "dfc")]
     layout: String,
-    /// Only these clips (comma-separated names), e.g. to hold some out.
-    #[arg(long, value_delimiter = ',')]
-    clips: Vec<String>,
-    /// Leave these clips out (comma-separated names).
-    #[arg(long, value_delimiter = ',')]
-    exclude: Vec<String>,
-    /// Cache folder [default: $LUT_CACHE, else target/lut-cache].
-    #[arg(long)]
-    cache: Option<PathBuf>,
+    #[command(flatten)]
+    corpus: CorpusArgs,
 }
 
 /// Runs the command.
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let corpus = Corpus::open(&args.data)
-        .with_context(|| format!("opening the corpus in {}", args.data.display()))?;
     let layout = match args.layout.as_str() {
         "dfc" => TableLayout::Dfc {
             dims: 4,
@@ -82,14 +66,10 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         iterations: args.iterations,
         ..FitOptions::default()
     };
-    let sel = super::selection(args.split, args.config, Vec::new());
-    let train = super::filter_clips(
-        corpus
-            .pairs(&sel, &super::cache(args.cache), true)
-            .context("loading the training pairs")?,
-        &args.clips,
-        &args.exclude,
-    )?;
+    let train = args
+        .corpus
+        .load(args.split)
+        .context("loading the training pairs")?;
     let pictures: usize = train.iter().map(|e| e.frames.len()).sum();
     eprintln!(
         "{} bitstreams, {pictures} pictures loaded in {:.1} s",

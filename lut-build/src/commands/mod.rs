@@ -5,8 +5,42 @@ pub mod fit;
 
 use std::path::PathBuf;
 
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use lut_build::corpus::{self, Cache, EncodePairs, Selection};
+
+/// Where the corpus is and which of its clips to use (shared by `fit` and `benchmark`).
+#[derive(Args, Debug)]
+pub struct CorpusArgs {
+    /// The corpus folder (manifest.tsv, orig/, vvc/).
+    #[arg(long, default_value = "../shared/data")]
+    pub data: PathBuf,
+    /// Coding configurations.
+    #[arg(long, value_enum, default_value_t = ConfigArg::All)]
+    pub config: ConfigArg,
+    /// Only these clips (comma-separated names), e.g. to hold some out.
+    #[arg(long, value_delimiter = ',')]
+    pub clips: Vec<String>,
+    /// Leave these clips out (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Cache folder [default: $LUT_CACHE, else target/lut-cache].
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+}
+
+impl CorpusArgs {
+    /// Opens the corpus and loads the (original, reconstruction) pairs of `split`.
+    pub fn load(&self, split: SplitArg) -> anyhow::Result<Vec<EncodePairs>> {
+        use anyhow::Context;
+        let corpus = corpus::Corpus::open(&self.data)
+            .with_context(|| format!("opening the corpus in {}", self.data.display()))?;
+        let sel = selection(split, self.config, Vec::new());
+        let pairs = corpus
+            .pairs(&sel, &cache(self.cache.clone()), true)
+            .context("loading the reconstructions")?;
+        filter_clips(pairs, &self.clips, &self.exclude)
+    }
+}
 
 /// Which clips.
 #[derive(Clone, Copy, Debug, ValueEnum)]
