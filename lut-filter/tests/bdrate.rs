@@ -13,7 +13,7 @@ const VECTORS: &str = concat!(
 );
 const SHARED_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/vvc");
 
-/// Copied from /work/shared/reference/bd_rate_vectors.tsv (bjontegaard 1.3.0, SciPy 1.17.1);
+/// Copied from ../shared/reference/bd_rate_vectors.tsv (bjontegaard 1.3.0, SciPy 1.17.1);
 /// used only when that file is absent, so the vector test is never vacuous.
 const VECTORS_FALLBACK: &str = "\
 T1\t9487.76,4593.60,2486.44,1358.24\t40.037,38.615,36.845,34.851\t9787.80,4469.00,2451.52,1356.24\t40.121,38.651,36.970,34.987\t-4.4174853506\t0.1196927854\t-4.4252451570\t0.1194092703\t-4.4204627061\t0.1204094191
