@@ -212,6 +212,33 @@ pub fn bd_rates(
         .collect()
 }
 
+/// The evaluation as CSV, one row per bitstream.
+pub fn csv(rows: &[EvalRow]) -> String {
+    let mut csv = String::from(
+        "sequence,config,qp,frames,kbps,psnr_y,psnr_u,psnr_v,psnr_y_filtered,psnr_u_filtered,\
+         psnr_v_filtered,ns_per_sample\n",
+    );
+    for r in rows {
+        let [a, t] = [r.psnr_anchor, r.psnr_test];
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.sequence,
+            r.config,
+            r.qp,
+            r.frames,
+            r.kbps,
+            a[0],
+            a[1],
+            a[2],
+            t[0],
+            t[1],
+            t[2],
+            r.ns_per_sample
+        ));
+    }
+    csv
+}
+
 /// The evaluation as a Markdown report: per bitstream delta-PSNR, per configuration BD-rate.
 pub fn markdown(rows: &[EvalRow], qps: &[u32]) -> String {
     let mut s = String::new();

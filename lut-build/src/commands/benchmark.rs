@@ -64,26 +64,7 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
             &dir.join("report.json"),
             serde_json::to_string_pretty(&rows)?.as_bytes(),
         )?;
-        let mut csv = String::from(
-            "sequence,config,qp,frames,kbps,psnr_y,psnr_u,psnr_v,psnr_y_filtered,psnr_u_filtered,psnr_v_filtered,ns_per_sample\n",
-        );
-        for r in &rows {
-            csv.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                r.sequence,
-                r.config,
-                r.qp,
-                r.frames,
-                r.kbps,
-                r.psnr_anchor[0],
-                r.psnr_anchor[1],
-                r.psnr_anchor[2],
-                r.psnr_test[0],
-                r.psnr_test[1],
-                r.psnr_test[2],
-                r.ns_per_sample
-            ));
-        }
+        let csv = pipeline::csv(&rows);
         lut_filter::io::write_atomic(&dir.join("report.csv"), csv.as_bytes())?;
     }
     println!("{md}");
