@@ -157,8 +157,9 @@ struct Resolved<'a> {
 enum Op<'a> {
     Spatial {
         input: MapId,
-        /// (table, rotation) for every look-up.
-        lookups: Vec<(PreparedTable<'a>, usize)>,
+        /// The table of every look-up (one per pattern and rotation; `taps` and `phase` hold
+        /// the rotation).
+        lookups: Vec<PreparedTable<'a>>,
         taps: Vec<[(isize, isize); 4]>,
         /// Per look-up anchor phase (row, col) in input samples.
         phase: Vec<(isize, isize)>,
@@ -308,7 +309,7 @@ fn filter_region<T: Sample>(
                         };
                         let prepared = PreparedTable::new(table);
                         for r in 0..*rotations {
-                            lookups.push((prepared, r));
+                            lookups.push(prepared);
                             taps.push(
                                 pattern
                                     .rotated_taps(r)
@@ -514,7 +515,7 @@ fn run_tile<T: Sample>(
                     for x in inner.x0..inner.x1 {
                         let anchor = (y * step.0 - br.y0) * bw + (x * step.1 - br.x0);
                         s.acc.fill(0);
-                        for ((table, _), off) in lookups.iter().zip(&offsets) {
+                        for (table, off) in lookups.iter().zip(&offsets) {
                             let v = off.map(|o| u32::from(data[(anchor + o) as usize]));
                             table.lookup(v, fb, k, &mut s.acc);
                         }
