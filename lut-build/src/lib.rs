@@ -1,5 +1,7 @@
 //! Library side of `lut-build`.
 
 pub mod corpus;
+pub mod evaluate;
 pub mod fit;
 pub mod pipeline;
+pub mod report;

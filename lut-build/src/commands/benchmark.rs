@@ -1,19 +1,22 @@
 //! `lut-build benchmark`: the offline post-filter benchmark. Decodes (or loads from the cache)
-//! the corpus bitstreams, filters every reconstruction with a container (model chosen per
-//! picture by its slice QP), and reports PSNR as VTM measures it and BD-rate as JVET computes it
-//! (PCHIP). In all-intra coding the loop filters do not feed prediction, so this post-loop
-//! measurement equals the in-loop result; in random access it is an approximation (a filtered
-//! reference would also change later pictures' prediction).
+//! the bitstreams, filters every reconstruction with a container (model chosen per picture by
+//! its slice QP), and reports PSNR as VTM measures it and BD-rate as JVET computes it (PCHIP).
+//! In all-intra coding the loop filters do not feed prediction, so this post-loop measurement
+//! equals the in-loop result; in random access it is an approximation (a filtered reference
+//! would also change later pictures' prediction).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use lut_build::pipeline;
+use lut_build::corpus::list::read_list;
+use lut_build::corpus::{Corpus, progress_bar};
+use lut_build::evaluate::{Evaluator, PointSource};
+use lut_build::report::{Report, plot};
 use lut_filter::Container;
 
-use super::{CorpusArgs, SplitArg};
+use super::{CorpusArgs, SplitArg, cache, selection};
 
 /// Options of `lut-build benchmark`.
 #[derive(Args, Debug)]
@@ -21,15 +24,28 @@ pub struct BenchmarkArgs {
     /// Container to measure [default: the one embedded in lut-filter].
     #[arg(long)]
     lut: Option<PathBuf>,
-    /// Clips to measure on.
+    /// Clips to measure on (corpus mode).
     #[arg(long, value_enum, default_value_t = SplitArg::Val)]
     split: SplitArg,
+    /// Measure the RD points of a benchmark list (TSV: sequence, config, qp, original,
+    /// reconstruction as bitstream / Y4M / raw YUV, optional class, kbps, bitstream, fps, log,
+    /// yuv_bit_depth; see docs/benchmark.md) instead of the corpus.
+    #[arg(long, value_name = "TSV")]
+    list: Option<PathBuf>,
     /// Nominal QPs of the BD-rate (JVET: 22,27,32,37); every QP is measured and tabled.
     #[arg(long, value_delimiter = ',', default_value = "22,27,32,37")]
     bd_qps: Vec<u32>,
-    /// Folder for report.md, report.json and report.csv.
+    /// Folder for report.md, report.json, points.csv, bd.csv and the RD plots
+    /// (rd_<config>.svg / .png).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Measure every point again instead of using stored results (stored results are keyed by
+    /// the container's checksum and the inputs' identity, so they are never stale).
+    #[arg(long)]
+    fresh: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
     #[command(flatten)]
     corpus: CorpusArgs,
 }
@@ -41,32 +57,75 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
         Some(p) => Container::open(p).with_context(|| format!("opening {}", p.display()))?,
         None => lut_filter::default_model::open()?,
     };
-    let encodes = args.corpus.load(args.split)?;
-    let rows = pipeline::evaluate(&container, &encodes);
-    let mut md = format!(
-        "# LUT filter benchmark\n\ncontainer: {} (crc32 {:08x}, {} bytes)\n\n",
-        args.lut
-            .as_ref()
-            .map_or("embedded default".to_string(), |p| p.display().to_string()),
+    let cache = cache(args.corpus.cache.clone());
+    let (points, corpus) = match &args.list {
+        Some(list) => {
+            let entries = read_list(list).with_context(|| format!("reading {}", list.display()))?;
+            (entries.into_iter().map(PointSource::List).collect(), None)
+        }
+        None => {
+            let corpus = Corpus::open(&args.corpus.data)
+                .with_context(|| format!("opening the corpus in {}", args.corpus.data.display()))?;
+            let sel = selection(args.split, args.corpus.config, Vec::new());
+            let encodes: Vec<PointSource> = corpus
+                .select(&sel)
+                .into_iter()
+                .filter(|e| args.corpus.keeps(&e.name))
+                .cloned()
+                .map(PointSource::Corpus)
+                .collect();
+            args.corpus.check_clips(&corpus)?;
+            anyhow::ensure!(!encodes.is_empty(), "no bitstream is selected");
+            (encodes, Some(corpus))
+        }
+    };
+    let evaluator =
+        Evaluator::new(&container, &cache, corpus.as_ref()).with_result_cache(!args.fresh);
+    let bar = progress_bar(points.len(), !args.quiet, "measure");
+    let rows = evaluator
+        .run(&points, &|_| bar.inc(1))
+        .context("measuring the RD points")?;
+    bar.finish_and_clear();
+    let reused = rows.iter().filter(|r| r.cached).count();
+    let name = args
+        .lut
+        .as_ref()
+        .map_or("embedded default".to_string(), |p| p.display().to_string());
+    let mut report = Report::new(
+        name,
         container.checksum(),
-        container.size()
+        container.size(),
+        rows,
+        &args.bd_qps,
     );
-    md.push_str(&pipeline::markdown(&rows, &args.bd_qps));
-    md.push_str(&format!(
-        "\nwall time {:.1} s (threads: {})\n",
-        start.elapsed().as_secs_f64(),
-        rayon::current_num_threads()
-    ));
+    report.wall_s = start.elapsed().as_secs_f64();
+    let md = report.markdown();
     if let Some(dir) = &args.report {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        lut_filter::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
-        lut_filter::io::write_atomic(
-            &dir.join("report.json"),
-            serde_json::to_string_pretty(&rows)?.as_bytes(),
+        let put = |file: &str, bytes: &[u8]| -> anyhow::Result<()> {
+            let p = dir.join(file);
+            lut_filter::io::write_atomic(&p, bytes)
+                .with_context(|| format!("writing {}", p.display()))
+        };
+        put("report.md", md.as_bytes())?;
+        put(
+            "report.json",
+            serde_json::to_string_pretty(&report)?.as_bytes(),
         )?;
-        let csv = pipeline::csv(&rows);
-        lut_filter::io::write_atomic(&dir.join("report.csv"), csv.as_bytes())?;
+        put("points.csv", report.points_csv().as_bytes())?;
+        put("bd.csv", report.bd_csv().as_bytes())?;
+        match plot::write_rd_plots(&report, dir) {
+            Ok(files) => eprintln!("wrote {} plot files in {}", files.len(), dir.display()),
+            Err(e) => eprintln!("warning: no RD plots: {e}"),
+        }
     }
     println!("{md}");
+    eprintln!(
+        "{} points ({} measured, {} from stored results) in {:.1} s",
+        report.rows.len(),
+        report.rows.len() - reused,
+        reused,
+        report.wall_s
+    );
     Ok(())
 }

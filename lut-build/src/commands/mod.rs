@@ -40,6 +40,23 @@ impl CorpusArgs {
             .context("loading the reconstructions")?;
         filter_clips(pairs, &self.clips, &self.exclude)
     }
+
+    /// Whether `--clips` / `--exclude` keep the clip `name`.
+    pub fn keeps(&self, name: &str) -> bool {
+        (self.clips.is_empty() || self.clips.iter().any(|c| c == name))
+            && !self.exclude.iter().any(|c| c == name)
+    }
+
+    /// Checks that every clip named by `--clips` / `--exclude` is in the corpus.
+    pub fn check_clips(&self, corpus: &corpus::Corpus) -> anyhow::Result<()> {
+        for name in self.clips.iter().chain(&self.exclude) {
+            anyhow::ensure!(
+                corpus.clips().iter().any(|c| &c.name == name),
+                "clip '{name}' is not in the corpus"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Which clips.

@@ -31,6 +31,7 @@ pub mod annexb;
 pub mod cache;
 pub mod decode;
 mod error;
+pub mod list;
 pub mod log;
 pub mod original;
 pub mod picture;

@@ -152,14 +152,14 @@ impl Encode {
 }
 
 /// A parsed TSV file: header column positions and data rows.
-struct Tsv<'a> {
+pub(crate) struct Tsv<'a> {
     path: &'a Path,
-    columns: HashMap<&'a str, usize>,
-    rows: Vec<(usize, Vec<&'a str>)>,
+    pub(crate) columns: HashMap<&'a str, usize>,
+    pub(crate) rows: Vec<(usize, Vec<&'a str>)>,
 }
 
 impl<'a> Tsv<'a> {
-    fn parse(path: &'a Path, text: &'a str, required: &[&str]) -> Result<Self> {
+    pub(crate) fn parse(path: &'a Path, text: &'a str, required: &[&str]) -> Result<Self> {
         let mut lines = text
             .lines()
             .enumerate()
@@ -203,7 +203,7 @@ impl<'a> Tsv<'a> {
         })
     }
 
-    fn err(&self, line: usize, msg: String) -> CorpusError {
+    pub(crate) fn err(&self, line: usize, msg: String) -> CorpusError {
         CorpusError::Table {
             path: self.path.to_owned(),
             line,
@@ -211,11 +211,16 @@ impl<'a> Tsv<'a> {
         }
     }
 
-    fn get<'r>(&self, row: &'r [&'a str], col: &str) -> &'a str {
+    pub(crate) fn get<'r>(&self, row: &'r [&'a str], col: &str) -> &'a str {
         row[self.columns[col]]
     }
 
-    fn parse_field<T: FromStr>(&self, line: usize, row: &[&'a str], col: &str) -> Result<T>
+    pub(crate) fn parse_field<T: FromStr>(
+        &self,
+        line: usize,
+        row: &[&'a str],
+        col: &str,
+    ) -> Result<T>
     where
         T::Err: fmt::Display,
     {
