@@ -4,15 +4,12 @@
 //! whichever of off/on has the lower SSD against the original, then compare "off", "all on" and
 //! "CTU adaptive" by `J = D + lambda * R`.
 
-use lut_filter::Sample;
+use lut_filter::{Sample, ctu};
 
 use crate::filter::{CheckedPlane, check_plane, positive};
 use crate::status::{Failure, FfiResult, guard, lutf_status};
 use crate::types::{lutf_ctu_decision, lutf_ctu_mode, lutf_plane};
 use lutf_status::*;
-
-/// Flags counted for each picture-level mode (off, all on, adaptive without its CTU flags).
-const MODE_FLAGS: [f64; 3] = [1.0, 2.0, 2.0];
 
 fn ctu_count(width: usize, height: usize, ctu: usize) -> FfiResult<usize> {
     width
@@ -108,32 +105,11 @@ unsafe fn ssd<T: Sample>(
     // after these slices are dropped, from owned buffers.
     let [o, r, f] = [0, 1, 2].map(|i| unsafe { checked[i].slice() });
     let [so, sr, sf] = [0, 1, 2].map(|i| checked[i].stride);
-    let cols = w.div_ceil(ctu);
-    let mut off = vec![0u64; n];
-    let mut on = vec![0u64; n];
-    for y in 0..h {
-        let (ro, rr, rf) = (&o[y * so..][..w], &r[y * sr..][..w], &f[y * sf..][..w]);
-        let base = (y / ctu) * cols;
-        for (c, ((co, cr), cf)) in ro
-            .chunks(ctu)
-            .zip(rr.chunks(ctu))
-            .zip(rf.chunks(ctu))
-            .enumerate()
-        {
-            let sq = |a: &[T]| -> u64 {
-                co.iter()
-                    .zip(a)
-                    .map(|(&x, &y)| {
-                        let d = i64::from(x.to_i32() - y.to_i32());
-                        (d * d) as u64
-                    })
-                    .sum()
-            };
-            off[base + c] += sq(cr);
-            on[base + c] += sq(cf);
-        }
-    }
-    Ok((off, on))
+    let plane = |i: usize| {
+        lut_filter::Plane::new([o, r, f][i], [so, sr, sf][i], w, h)
+            .map_err(|e| Failure::new(LUTF_ERR_SIZE, e.to_string()))
+    };
+    Ok(ctu::ctu_ssd(&plane(0)?, &plane(1)?, &plane(2)?, ctu))
 }
 
 /// Copies `values` to a caller array of `values.len()` elements, byte-wise (no reference to
@@ -155,58 +131,28 @@ unsafe fn write_out<T: Copy>(dst: *mut T, values: &[T]) {
     }
 }
 
-/// The decision from per-CTU SSDs; returns the flags to apply and the summary.
+/// The decision from per-CTU SSDs (`lut_filter::ctu::decide`); returns the flags to apply and
+/// the summary.
 fn decide(
     off: &[u64],
     on: &[u64],
     lambda: f64,
     flag_bits: f64,
 ) -> FfiResult<(Vec<u8>, lutf_ctu_decision)> {
-    if !(lambda.is_finite() && lambda >= 0.0) {
-        return Err(Failure::new(
-            LUTF_ERR_INVALID_ARGUMENT,
-            format!("lambda is {lambda}, must be finite and >= 0"),
-        ));
-    }
-    if !(flag_bits.is_finite() && flag_bits >= 0.0) {
-        return Err(Failure::new(
-            LUTF_ERR_INVALID_ARGUMENT,
-            format!("flag_bits is {flag_bits}, must be finite and >= 0"),
-        ));
-    }
-    let adaptive: Vec<u8> = off.iter().zip(on).map(|(a, b)| u8::from(b < a)).collect();
-    let d_off = off.iter().fold(0u64, |s, &v| s.saturating_add(v));
-    let d_on = on.iter().fold(0u64, |s, &v| s.saturating_add(v));
-    let d_ctu = off
-        .iter()
-        .zip(on)
-        .fold(0u64, |s, (&a, &b)| s.saturating_add(a.min(b)));
-    let n = off.len() as f64;
-    let distortion = [d_off, d_on, d_ctu];
-    let rate = [MODE_FLAGS[0], MODE_FLAGS[1], MODE_FLAGS[2] + n];
-    let cost: [f64; 3] =
-        std::array::from_fn(|i| distortion[i] as f64 + lambda * flag_bits * rate[i]);
-    let mut best = 0;
-    for i in 1..3 {
-        if cost[i] < cost[best] {
-            best = i;
-        }
-    }
-    let (mode, flags) = match best {
-        0 => (lutf_ctu_mode::LUTF_MODE_OFF, vec![0u8; off.len()]),
-        1 => (lutf_ctu_mode::LUTF_MODE_ALL_ON, vec![1u8; off.len()]),
-        _ => (lutf_ctu_mode::LUTF_MODE_CTU_ADAPTIVE, adaptive),
+    let d = ctu::decide(off, on, lambda, flag_bits)
+        .map_err(|e| Failure::new(LUTF_ERR_INVALID_ARGUMENT, e.to_string()))?;
+    let mode = match d.mode {
+        ctu::CtuMode::Off => lutf_ctu_mode::LUTF_MODE_OFF,
+        ctu::CtuMode::AllOn => lutf_ctu_mode::LUTF_MODE_ALL_ON,
+        ctu::CtuMode::Adaptive => lutf_ctu_mode::LUTF_MODE_CTU_ADAPTIVE,
     };
-    let ctus_on = flags.iter().filter(|&&f| f != 0).count() as i32;
-    Ok((
-        flags,
-        lutf_ctu_decision {
-            distortion,
-            cost,
-            mode: mode as i32,
-            ctus_on,
-        },
-    ))
+    let summary = lutf_ctu_decision {
+        distortion: d.distortion,
+        cost: d.cost,
+        mode: mode as i32,
+        ctus_on: d.ctus_on() as i32,
+    };
+    Ok((d.flags, summary))
 }
 
 /// Per-CTU sum of squared errors against `org` of the reconstruction without (`ssd_off`) and

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use lut_build::corpus::list::{ListEntry, read_list};
 use lut_build::corpus::{Cache, Config, Corpus, Picture10};
-use lut_build::evaluate::{EvalRow, Evaluator, PointSource};
+use lut_build::evaluate::{CtuSwitch, EvalRow, Evaluator, PointSource};
 use lut_build::report::{Report, plot};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
@@ -158,7 +158,7 @@ fn list_of_bitstreams_y4m_and_yuv_agree_and_report() {
     }
 
     // 4. The report: BD-rates, class average, tables, JSON, plots.
-    let report = Report::new("default".into(), 1, 2, rows2, &QPS);
+    let report = Report::new("default".into(), 1, 2, rows2, &QPS, CtuSwitch::default());
     let cmp = report.bd_rate["ai"].as_ref().unwrap();
     assert_eq!(cmp.sequences.len(), 1);
     assert_eq!(cmp.classes.len(), 1);
@@ -167,7 +167,17 @@ fn list_of_bitstreams_y4m_and_yuv_agree_and_report() {
     assert!(md.contains(&format!("| ai | {CLIP} | C |")), "{md}");
     assert!(md.contains("**class C** (1 seq.)"), "{md}");
     assert_eq!(report.points_csv().lines().count(), 5);
-    assert!(report.bd_csv().contains("ai,overall,overall,"));
+    assert!(report.bd_csv().contains("always_on,ai,overall,overall,"));
+    assert!(report.bd_csv().contains("ctu_switched,ai,overall,overall,"));
+    // The CTU on/off emulation never does worse in distortion than the reconstruction, and it
+    // spends at least the picture-level flags.
+    for r in &report.rows {
+        for (s, a) in r.frame_psnr_switched.iter().zip(&r.frame_psnr_anchor) {
+            let sse = |p: f64| 10f64.powf(-p / 10.0);
+            assert!(sse(s[0]) <= sse(a[0]) * (1.0 + 1e-9), "qp {}", r.qp);
+        }
+        assert!(r.kbps_switched > r.kbps);
+    }
     let json: serde_json::Value = serde_json::to_value(&report).unwrap();
     assert_eq!(json["rows"].as_array().unwrap().len(), 4);
     let out = tmp.path().join("report");

@@ -25,12 +25,15 @@
 
 pub mod bdrate;
 pub mod container;
+pub mod ctu;
 pub mod default_model;
 pub mod description;
 mod engine;
 mod error;
 pub mod interp;
 pub mod io;
+#[cfg(feature = "pictures")]
+pub mod look;
 pub mod picture;
 pub mod plan;
 pub mod reference;

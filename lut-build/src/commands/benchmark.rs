@@ -12,8 +12,8 @@ use anyhow::Context;
 use clap::Args;
 use lut_build::corpus::list::read_list;
 use lut_build::corpus::{Corpus, progress_bar};
-use lut_build::evaluate::{Evaluator, PointSource};
-use lut_build::report::{Report, plot};
+use lut_build::evaluate::{CtuSwitch, Evaluator, PointSource};
+use lut_build::report::{Report, maps, plot};
 use lut_filter::Container;
 
 use super::{CorpusArgs, SplitArg, cache, selection};
@@ -35,14 +35,23 @@ pub struct BenchmarkArgs {
     /// Nominal QPs of the BD-rate (JVET: 22,27,32,37); every QP is measured and tabled.
     #[arg(long, value_delimiter = ',', default_value = "22,27,32,37")]
     bd_qps: Vec<u32>,
-    /// Folder for report.md, report.json, points.csv, bd.csv and the RD plots
-    /// (rd_<config>.svg / .png).
+    /// Folder for report.md, report.json, points.csv, bd.csv, the RD plots
+    /// (rd_<config>.svg / .png) and the best / worst frame maps (maps/, maps.json).
     #[arg(long)]
     report: Option<PathBuf>,
     /// Measure every point again instead of using stored results (stored results are keyed by
     /// the container's checksum and the inputs' identity, so they are never stale).
     #[arg(long)]
     fresh: bool,
+    /// CTU on/off emulation: factor of VTM's lambda `factor * 2^(sliceQP/3)`.
+    #[arg(long, default_value_t = 0.57)]
+    lambda_factor: f64,
+    /// CTU on/off emulation: bits counted per coded flag.
+    #[arg(long, default_value_t = 1.0)]
+    flag_bits: f64,
+    /// Do not render the per-sequence best / worst frame maps into the report folder.
+    #[arg(long)]
+    no_maps: bool,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -79,8 +88,22 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
             (encodes, Some(corpus))
         }
     };
-    let evaluator =
-        Evaluator::new(&container, &cache, corpus.as_ref()).with_result_cache(!args.fresh);
+    anyhow::ensure!(
+        args.lambda_factor.is_finite() && args.lambda_factor >= 0.0,
+        "--lambda-factor must be finite and >= 0"
+    );
+    anyhow::ensure!(
+        args.flag_bits.is_finite() && args.flag_bits >= 0.0,
+        "--flag-bits must be finite and >= 0"
+    );
+    let switch = CtuSwitch {
+        lambda_factor: args.lambda_factor,
+        flag_bits: args.flag_bits,
+        ..CtuSwitch::default()
+    };
+    let evaluator = Evaluator::new(&container, &cache, corpus.as_ref())
+        .with_result_cache(!args.fresh)
+        .with_ctu_switch(switch);
     let bar = progress_bar(points.len(), !args.quiet, "measure");
     let rows = evaluator
         .run(&points, &|_| bar.inc(1))
@@ -97,9 +120,10 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
         container.size(),
         rows,
         &args.bd_qps,
+        switch,
     );
     report.wall_s = start.elapsed().as_secs_f64();
-    let md = report.markdown();
+    let mut md = report.markdown();
     if let Some(dir) = &args.report {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let put = |file: &str, bytes: &[u8]| -> anyhow::Result<()> {
@@ -107,17 +131,27 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
             lut_filter::io::write_atomic(&p, bytes)
                 .with_context(|| format!("writing {}", p.display()))
         };
-        put("report.md", md.as_bytes())?;
         put(
             "report.json",
             serde_json::to_string_pretty(&report)?.as_bytes(),
         )?;
         put("points.csv", report.points_csv().as_bytes())?;
         put("bd.csv", report.bd_csv().as_bytes())?;
-        match plot::write_rd_plots(&report, dir) {
-            Ok(files) => eprintln!("wrote {} plot files in {}", files.len(), dir.display()),
-            Err(e) => eprintln!("warning: no RD plots: {e}"),
+        let plots = match plot::write_rd_plots(&report, dir) {
+            Ok(_) => true,
+            Err(e) => {
+                eprintln!("warning: no RD plots: {e}");
+                false
+            }
+        };
+        if !args.no_maps {
+            let maps = maps::write_frame_maps(&report, &evaluator, &points, &container, dir)
+                .context("rendering the best / worst frame maps")?;
+            put("maps.json", serde_json::to_string_pretty(&maps)?.as_bytes())?;
+            md.push_str(&maps::markdown(&maps, plots));
         }
+        put("report.md", md.as_bytes())?;
+        eprintln!("report written to {}", dir.display());
     }
     println!("{md}");
     eprintln!(

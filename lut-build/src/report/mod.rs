@@ -2,6 +2,7 @@
 //! overall (JVET conventions: PCHIP, Y/U/V and YUV weighted 6:1:1), as Markdown, CSV and JSON,
 //! and RD-curve plots ([`plot`]).
 
+pub mod maps;
 pub mod plot;
 
 use std::collections::BTreeMap;
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use lut_filter::bdrate::{self, Comparison, Method, RdPoint, RdSample};
 use serde::Serialize;
 
-use crate::evaluate::EvalRow;
+use crate::evaluate::{CtuSwitch, EvalRow};
 
 /// Everything the report shows.
 #[derive(Clone, Debug, Serialize)]
@@ -24,8 +25,12 @@ pub struct Report {
     pub bd_qps: Vec<u32>,
     /// One row per RD point (configuration, sequence, QP order).
     pub rows: Vec<EvalRow>,
-    /// Per configuration: the BD-rate comparison, or why there is none.
+    /// Per configuration: the BD-rate comparison (filter always on), or why there is none.
     pub bd_rate: BTreeMap<String, Result<Comparison, String>>,
+    /// Per configuration: the BD-rate with the CTU on/off emulation (flags in the rate).
+    pub bd_rate_switched: BTreeMap<String, Result<Comparison, String>>,
+    /// The CTU on/off emulation's parameters.
+    pub ctu_switch: CtuSwitch,
     /// Per configuration and sequence: luma BD-PSNR (dB, PCHIP), when computable.
     pub bd_psnr_y: BTreeMap<String, BTreeMap<String, f64>>,
     /// Wall time of the whole run, seconds.
@@ -42,29 +47,42 @@ impl Report {
         bytes: usize,
         mut rows: Vec<EvalRow>,
         bd_qps: &[u32],
+        ctu_switch: CtuSwitch,
     ) -> Self {
         rows.sort_by(|a, b| (&a.config, &a.sequence, a.qp).cmp(&(&b.config, &b.sequence, b.qp)));
         let mut bd_rate = BTreeMap::new();
+        let mut bd_rate_switched = BTreeMap::new();
         let mut bd_psnr_y: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
         for cfg in configs(&rows) {
             let sel: Vec<&EvalRow> = rows
                 .iter()
                 .filter(|r| r.config == cfg && bd_qps.contains(&r.qp))
                 .collect();
-            let sample = |r: &EvalRow, p: [f64; 3]| RdSample {
+            let sample = |r: &EvalRow, kbps: f64, p: [f64; 3]| RdSample {
                 sequence: r.sequence.clone(),
                 class: r.class.clone(),
                 qp: r.qp as i32,
-                kbps: r.kbps,
+                kbps,
                 psnr_y: p[0],
                 psnr_u: p[1],
                 psnr_v: p[2],
             };
-            let a: Vec<RdSample> = sel.iter().map(|r| sample(r, r.psnr_anchor)).collect();
-            let t: Vec<RdSample> = sel.iter().map(|r| sample(r, r.psnr_test)).collect();
+            let a: Vec<RdSample> = sel
+                .iter()
+                .map(|r| sample(r, r.kbps, r.psnr_anchor))
+                .collect();
+            let t: Vec<RdSample> = sel.iter().map(|r| sample(r, r.kbps, r.psnr_test)).collect();
+            let sw: Vec<RdSample> = sel
+                .iter()
+                .map(|r| sample(r, r.kbps_switched, r.psnr_switched))
+                .collect();
             bd_rate.insert(
                 cfg.clone(),
                 bdrate::compare(&a, &t, Method::Pchip).map_err(|e| e.to_string()),
+            );
+            bd_rate_switched.insert(
+                cfg.clone(),
+                bdrate::compare(&a, &sw, Method::Pchip).map_err(|e| e.to_string()),
             );
             for seq in sequences(&rows, &cfg) {
                 let pts = |f: fn(&EvalRow) -> f64| -> Vec<RdPoint> {
@@ -92,6 +110,8 @@ impl Report {
             bd_qps: bd_qps.to_vec(),
             rows,
             bd_rate,
+            bd_rate_switched,
+            ctu_switch,
             bd_psnr_y,
             wall_s: 0.0,
             threads: rayon::current_num_threads(),
@@ -155,6 +175,36 @@ impl Report {
         {
             s.push_str("\n⚠: PSNR ranges of anchor and test overlap little for some component; read with care.\n");
         }
+        s.push_str(&format!(
+            "\n## BD-rate with CTU on/off (what an encoder keeps)\n\nPer picture and component the \
+             encoder emulation keeps off / all on / per-CTU flags (CTU {} luma, {} chroma) by \
+             J = D + lambda R, lambda = {} * 2^(sliceQP/3); every flag is counted as {} bit in the \
+             rate.\n\n| cfg | sequence | Y | U | V | YUV (6:1:1) |\n|---|---|---|---|---|---|\n",
+            self.ctu_switch.ctu,
+            self.ctu_switch.ctu / 2,
+            self.ctu_switch.lambda_factor,
+            self.ctu_switch.flag_bits
+        ));
+        for (cfg, cmp) in &self.bd_rate_switched {
+            match cmp {
+                Ok(c) => {
+                    for q in &c.sequences {
+                        s.push_str(&format!(
+                            "| {cfg} | {} | {:+.2} % | {:+.2} % | {:+.2} % | {:+.2} % |\n",
+                            q.sequence, q.y, q.u, q.v, q.yuv
+                        ));
+                    }
+                    for a in c.classes.iter().chain([&c.overall]) {
+                        s.push_str(&format!(
+                            "| {cfg} | **{}** ({} seq.) | **{:+.2} %** | **{:+.2} %** | **{:+.2} %** | **{:+.2} %** |\n",
+                            if a.name == "overall" { "average".to_string() } else { format!("class {}", a.name) },
+                            a.sequences, a.y, a.u, a.v, a.yuv
+                        ));
+                    }
+                }
+                Err(e) => s.push_str(&format!("| {cfg} | no BD-rate: {e} | | | | |\n")),
+            }
+        }
         s.push_str("\n## Mean delta-PSNR per QP (dB)\n\n| cfg | QP | sequences | Y | U | V |\n|---|---|---|---|---|---|\n");
         let mut keys: Vec<(&str, u32)> = self
             .rows
@@ -178,14 +228,17 @@ impl Report {
                 m(2)
             ));
         }
-        s.push_str("\n## Every RD point\n\n| cfg | sequence | QP | frames | kbps | PSNR Y/U/V (anchor) | dPSNR Y | dPSNR U | dPSNR V | ns/sample (1 thread) |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        s.push_str("\n## Every RD point\n\n| cfg | sequence | QP | frames | kbps | PSNR Y/U/V (anchor) | dPSNR Y | dPSNR U | dPSNR V | CTU on/off: dPSNR Y, CTUs on Y/U/V, flag kbps | ns/sample (1 thread) |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
         for r in &self.rows {
             let d = r.delta();
+            let on = r.ctus_on.map(|f| (f * 100.0).round());
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {:.1} | {:.3} / {:.3} / {:.3} | {:+.4} | {:+.4} | {:+.4} | {:.1} |\n",
+                "| {} | {} | {} | {} | {:.1} | {:.3} / {:.3} / {:.3} | {:+.4} | {:+.4} | {:+.4} | {:+.4}, {}/{}/{} %, {:.2} | {:.1} |\n",
                 r.config, r.sequence, r.qp, r.frames, r.kbps,
                 r.psnr_anchor[0], r.psnr_anchor[1], r.psnr_anchor[2],
-                d[0], d[1], d[2], r.ns_per_sample,
+                d[0], d[1], d[2],
+                r.delta_switched()[0], on[0], on[1], on[2], r.kbps_switched - r.kbps,
+                r.ns_per_sample,
             ));
         }
         let (ns, n) = self
@@ -207,12 +260,13 @@ impl Report {
     pub fn points_csv(&self) -> String {
         let mut csv = String::from(
             "config,sequence,class,qp,frames,kbps,psnr_y,psnr_u,psnr_v,psnr_y_filtered,\
-             psnr_u_filtered,psnr_v_filtered,ns_per_sample\n",
+             psnr_u_filtered,psnr_v_filtered,kbps_ctu_switched,psnr_y_ctu_switched,\
+             psnr_u_ctu_switched,psnr_v_ctu_switched,ns_per_sample\n",
         );
         for r in &self.rows {
             let [a, t] = [r.psnr_anchor, r.psnr_test];
             csv.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 r.config,
                 r.sequence,
                 r.class.as_deref().unwrap_or(""),
@@ -225,19 +279,29 @@ impl Report {
                 t[0],
                 t[1],
                 t[2],
+                r.kbps_switched,
+                r.psnr_switched[0],
+                r.psnr_switched[1],
+                r.psnr_switched[2],
                 r.ns_per_sample
             ));
         }
         csv
     }
 
-    /// The BD-rates as CSV: `config,kind,name,class,y,u,v,yuv`.
+    /// The BD-rates as CSV: `variant,config,kind,name,class,y,u,v,yuv` (variant `always_on`
+    /// or `ctu_switched`).
     pub fn bd_csv(&self) -> String {
-        let mut out = String::from("config,kind,name,class,y,u,v,yuv\n");
-        for (cfg, c) in &self.bd_rate {
-            if let Ok(c) = c {
-                for line in c.to_csv().lines().skip(1) {
-                    out.push_str(&format!("{cfg},{line}\n"));
+        let mut out = String::from("variant,config,kind,name,class,y,u,v,yuv\n");
+        for (variant, map) in [
+            ("always_on", &self.bd_rate),
+            ("ctu_switched", &self.bd_rate_switched),
+        ] {
+            for (cfg, c) in map {
+                if let Ok(c) = c {
+                    for line in c.to_csv().lines().skip(1) {
+                        out.push_str(&format!("{variant},{cfg},{line}\n"));
+                    }
                 }
             }
         }

@@ -4,7 +4,8 @@
 //! * left, the RD curves: luma PSNR against bitrate (log scale), anchor (unfiltered, grey) and
 //!   test (filtered, blue), with the sequence's luma BD-rate in the title;
 //! * right, what the curves are too close to show: delta-PSNR (filtered - unfiltered) of Y, Cb
-//!   and Cr at each point, against the same bitrate axis, with the zero line.
+//!   and Cr at each point, against the same bitrate axis, with the zero line, and the luma
+//!   delta-PSNR of the CTU on/off emulation (at its rate, flags included).
 //!
 //! Text needs a TrueType font: the first of `$LUT_PLOT_FONT`, DejaVu Sans and Liberation Sans
 //! (the usual Linux paths) that exists is loaded once. Without one, no plot is drawn and
@@ -97,13 +98,13 @@ pub fn write_rd_plots(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, PlotE
         let seqs = sequences(&report.rows, &cfg);
         let size = (2 * PANEL.0, TITLE_H + PANEL.1 * seqs.len() as u32);
         let title = format!(
-            "{} — {} ({}), filtered vs unfiltered",
+            "{} — {}: {}",
             cfg.to_uppercase(),
             report.container,
-            match report.bd_rate.get(&cfg) {
-                Some(Ok(c)) => format!(
-                    "BD-rate Y {:+.2} %, U {:+.2} %, V {:+.2} %",
-                    c.overall.y, c.overall.u, c.overall.v
+            match (report.bd_rate.get(&cfg), report.bd_rate_switched.get(&cfg)) {
+                (Some(Ok(c)), Some(Ok(s))) => format!(
+                    "BD-rate Y/U/V {:+.2}/{:+.2}/{:+.2} %; CTU on/off {:+.2}/{:+.2}/{:+.2} %",
+                    c.overall.y, c.overall.u, c.overall.v, s.overall.y, s.overall.u, s.overall.v
                 ),
                 _ => "no BD-rate".into(),
             }
@@ -307,6 +308,19 @@ fn delta_panel<DB: DrawingBackend>(
             });
         chart.draw_series(line.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
     }
+    let green = RGBColor(0, 150, 70);
+    let line: Vec<(f64, f64)> = pts
+        .iter()
+        .map(|r| (r.kbps_switched, r.delta_switched()[0]))
+        .collect();
+    chart
+        .draw_series(LineSeries::new(line.clone(), green.stroke_width(2)))?
+        .label("Y, CTU on/off")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], green.stroke_width(2)));
+    chart.draw_series(
+        line.iter()
+            .map(|&p| TriangleMarker::new(p, 4, green.filled())),
+    )?;
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)

@@ -1,14 +1,17 @@
-//! `lut-filter`: the LUT in-loop filter on Y4M files, PSNR as VTM reports it, and container
-//! inspection.
+//! `lut-filter`: the LUT in-loop filter on Y4M files and PNG/JPEG stills, PSNR as VTM reports
+//! it, pictures of what the filter does, and container inspection.
 //!
 //! Every error ends the program with one line on stderr (`error: <what>: <why>`) and a non-zero
 //! exit status: 2 for a bad command line, 1 for everything else. Output files are written
 //! through a temporary file renamed at the end, so a failed run leaves none behind.
 
+mod bdrate;
 mod bench;
 mod filter;
 mod inspect;
+mod look;
 mod psnr;
+mod still;
 mod y4m_io;
 
 use std::io::Write;
@@ -16,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use lut_filter::default_model::IS_IDENTITY_PLACEHOLDER;
 use lut_filter::{Component, Container};
@@ -35,8 +39,8 @@ const DEFAULT_NOTE: &str = if IS_IDENTITY_PLACEHOLDER {
 #[command(
     name = "lut-filter",
     version,
-    about = "LUT-based in-loop filter for VVC: filter Y4M files, measure PSNR as VTM does, \
-             inspect .lut containers",
+    about = "LUT-based in-loop filter for VVC: filter Y4M files and PNG/JPEG stills, measure \
+             PSNR as VTM does, look at what the filter does, inspect .lut containers",
     after_help = DEFAULT_NOTE
 )]
 struct Cli {
@@ -46,16 +50,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Filter every frame of a Y4M file (8, 10 or 12 bit; 4:2:0, 4:2:2, 4:4:4 or mono).
+    /// Filter every frame of a Y4M file (8, 10 or 12 bit; 4:2:0, 4:2:2, 4:4:4 or mono), or a
+    /// PNG/JPEG still.
     ///
     /// Each selected component is filtered by the container's model for it at the given QP;
     /// chroma models read the unfiltered luma. Components without a model are copied. The
     /// output has the input's header, byte for byte.
+    ///
+    /// A PNG or JPEG input (recognised by its magic bytes, or its .png/.jpg/.jpeg extension) is
+    /// converted to Y'CbCr 4:2:0 at --bit-depth with --matrix and --range (chroma: the average
+    /// of each 2x2 block; formulas in docs/pictures.md), filtered, and written as PNG (8-bit
+    /// R'G'B' at 8 bit, 16-bit R'G'B' above) when OUTPUT ends in .png, or as Y4M when it ends
+    /// in .y4m.
     #[command(after_help = DEFAULT_NOTE)]
     Filter {
-        /// Input Y4M file.
+        /// Input Y4M file, or PNG/JPEG still.
         input: PathBuf,
-        /// Output Y4M file (written atomically: nothing is left behind on failure).
+        /// Output Y4M file; for a still input, .png or .y4m (written atomically: nothing is left
+        /// behind on failure).
         output: PathBuf,
         /// Container (.lut) to use instead of the embedded default (memory-mapped).
         #[arg(long, value_name = "FILE")]
@@ -77,6 +89,86 @@ enum Command {
         /// No progress bar and no summary line.
         #[arg(long, short)]
         quiet: bool,
+        /// Bit depth a PNG/JPEG input is converted to (8..=12; PNG/JPEG input only) [default:
+        /// 10, the depth the corpus is coded at and the models were fitted on]
+        #[arg(long, value_name = "B", value_parser = clap::value_parser!(u8).range(8..=12))]
+        bit_depth: Option<u8>,
+        #[command(flatten)]
+        color: still::ColorArgs,
+    },
+    /// Pictures of what the filter does to one frame: side_by_side.png, difference.png and
+    /// error_map.png in --out, and a summary on stdout.
+    ///
+    /// side_by_side.png: original | reconstruction | filtered, and a zoom of the window where
+    /// the filter changed the luma most. difference.png: filtered - reconstruction (Y, U, V),
+    /// mid-grey = 0, amplified by the gain its legend states. error_map.png: per luma block,
+    /// SSE(filtered) - SSE(reconstruction) against the original, green where the filter helps,
+    /// red where it hurts (log scale), over the dimmed original, with the frame's PSNR.
+    ///
+    /// Inputs are Y4M files (any bit depths: they are compared at the largest, as VTM does)
+    /// or PNG/JPEG stills (converted with --matrix, --range and --bit-depth). The filtered
+    /// picture is --filtered FILE, or the reconstruction filtered here with --lut FILE (or the
+    /// embedded default) at --qp N.
+    #[command(after_help = DEFAULT_NOTE)]
+    Look {
+        /// The original (Y4M, PNG or JPEG).
+        #[arg(long, value_name = "FILE")]
+        original: PathBuf,
+        /// The reconstruction (decoded pictures) of the same size and chroma format.
+        #[arg(long, value_name = "FILE")]
+        reconstruction: PathBuf,
+        /// The filtered reconstruction; without it the reconstruction is filtered here.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["lut", "qp"])]
+        filtered: Option<PathBuf>,
+        /// Container (.lut) filtering the reconstruction (default: the embedded one).
+        #[arg(long, value_name = "FILE")]
+        lut: Option<PathBuf>,
+        /// Slice QP of the reconstruction, selecting the models (needed without --filtered).
+        #[arg(long, allow_negative_numbers = true,
+              value_parser = clap::value_parser!(i32).range(-24..=63))]
+        qp: Option<i32>,
+        /// Frame to show (0 = the first; stills have frame 0 only).
+        #[arg(long, value_name = "K", default_value_t = 0)]
+        frame: usize,
+        /// Folder for the three PNGs (created if missing; existing files are replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Block size of the error map, in luma samples.
+        #[arg(long, value_name = "N", default_value_t = 8,
+              value_parser = clap::builder::PossibleValuesParser::new(["8", "16", "32", "64", "128"])
+                  .map(|s| s.parse::<usize>().expect("listed values are numbers")))]
+        block: usize,
+        /// Side of the zoomed window in luma samples (8..=512).
+        #[arg(long, value_name = "N", default_value_t = 96,
+              value_parser = clap::value_parser!(u16).range(8..=512).map(usize::from))]
+        crop: usize,
+        /// Magnification of the zoomed window (nearest neighbour, 1..=16).
+        #[arg(long, value_name = "F", default_value_t = 4,
+              value_parser = clap::value_parser!(u8).range(1..=16).map(usize::from))]
+        zoom: usize,
+        /// Down-scale the full-frame views by F (box average, 1..=8) to keep the files small.
+        #[arg(long, value_name = "F", default_value_t = 1,
+              value_parser = clap::value_parser!(u8).range(1..=8).map(usize::from))]
+        downscale: usize,
+        /// Show luma only (grey) in side_by_side.png.
+        #[arg(long)]
+        luma_only: bool,
+        /// Gain of difference.png in grey levels per code value (default: automatic, a power
+        /// of two).
+        #[arg(long, value_name = "G", value_parser = clap::value_parser!(u32).range(1..=4096))]
+        gain: Option<u32>,
+        /// Title written on the pictures (default: file, frame and filter).
+        #[arg(long, value_name = "TEXT")]
+        title: Option<String>,
+        /// Bit depth PNG/JPEG inputs are converted to (8..=12).
+        #[arg(long, value_name = "B", default_value_t = still::DEFAULT_STILL_BIT_DEPTH,
+              value_parser = clap::value_parser!(u8).range(8..=12))]
+        bit_depth: u8,
+        #[command(flatten)]
+        color: still::ColorArgs,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// PSNR of B against A as VTM reports it (per frame, per plane, and the mean).
     ///
@@ -96,6 +188,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// BD-rate of a test against an anchor (JVET: PCHIP, Y/U/V and YUV 6:1:1, class and
+    /// overall averages) from encoder logs (VTM or VVenC, named `<sequence>_qp<QP>.log`) or
+    /// CSV points. For a container measured on decoded video, see `lut-build benchmark`.
+    Bdrate(bdrate::BdrateArgs),
     /// Time the container's models on a synthetic 4:2:0 picture (smooth content with noise):
     /// median time per picture (Y+Cb+Cr), ns per sample, frames and look-ups per second, for
     /// each thread count.
@@ -196,6 +292,8 @@ fn run(cli: Cli) -> Result<String> {
             components,
             threads,
             quiet,
+            bit_depth,
+            color,
         } => {
             let components = parse_components(&components)?;
             if let Some(n) = threads {
@@ -212,14 +310,56 @@ fn run(cli: Cli) -> Result<String> {
                 qp,
                 components,
                 quiet,
+                bit_depth,
+                color,
             })
         }
+        Command::Look {
+            original,
+            reconstruction,
+            filtered,
+            lut,
+            qp,
+            frame,
+            out,
+            block,
+            crop,
+            zoom,
+            downscale,
+            luma_only,
+            gain,
+            title,
+            bit_depth,
+            color,
+            json,
+        } => look::run(&look::LookArgs {
+            original,
+            reconstruction,
+            filtered,
+            lut,
+            qp,
+            frame,
+            out,
+            options: lut_filter::look::Options {
+                block,
+                crop,
+                zoom,
+                downscale,
+                color: color.spec(),
+                luma_only,
+                gain,
+                title,
+            },
+            still_bit_depth: bit_depth,
+            json,
+        }),
         Command::Psnr {
             a,
             b,
             bit_depth,
             json,
         } => psnr::run(&a, &b, bit_depth, json),
+        Command::Bdrate(args) => bdrate::run(args),
         Command::Inspect {
             file,
             tensors,

@@ -12,6 +12,8 @@
 //!   size and modification time of each file). A re-run, or a run that was interrupted, only
 //!   measures what is missing.
 
+mod ctu_switch;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,6 +28,8 @@ use crate::corpus::{
     Cache, Corpus, CorpusError, Encode, FramePair, Picture10, picture_psnr, read_y4m,
 };
 use crate::pipeline::filter_picture;
+
+pub use ctu_switch::{CtuSwitch, Switched};
 
 /// Where a point's pictures come from.
 #[derive(Clone, Debug)]
@@ -50,6 +54,22 @@ impl PointSource {
         match self {
             Self::Corpus(e) => e.label(),
             Self::List(l) => l.label(),
+        }
+    }
+
+    /// Configuration label.
+    pub fn config(&self) -> String {
+        match self {
+            Self::Corpus(e) => e.config.to_string(),
+            Self::List(l) => l.config.clone(),
+        }
+    }
+
+    /// Nominal QP.
+    pub fn qp(&self) -> u32 {
+        match self {
+            Self::Corpus(e) => e.qp,
+            Self::List(l) => l.qp,
         }
     }
 }
@@ -79,6 +99,14 @@ pub struct EvalRow {
     pub frame_psnr_test: Vec<[f64; 3]>,
     /// Filter time per sample (Y+Cb+Cr), nanoseconds, one thread.
     pub ns_per_sample: f64,
+    /// With CTU on/off ([`CtuSwitch`]): sequence PSNR Y/U/V.
+    pub psnr_switched: [f64; 3],
+    /// With CTU on/off: per-picture PSNR Y/U/V.
+    pub frame_psnr_switched: Vec<[f64; 3]>,
+    /// With CTU on/off: the rate including the flags, kbps.
+    pub kbps_switched: f64,
+    /// With CTU on/off: mean fraction of CTUs filtered, per component.
+    pub ctus_on: [f64; 3],
     /// Whether this row came from the result cache (its time is then the stored one).
     #[serde(skip)]
     pub cached: bool,
@@ -88,6 +116,11 @@ impl EvalRow {
     /// Mean delta-PSNR (test - anchor) per component.
     pub fn delta(&self) -> [f64; 3] {
         std::array::from_fn(|c| self.psnr_test[c] - self.psnr_anchor[c])
+    }
+
+    /// Mean delta-PSNR (CTU on/off - anchor) per component.
+    pub fn delta_switched(&self) -> [f64; 3] {
+        std::array::from_fn(|c| self.psnr_switched[c] - self.psnr_anchor[c])
     }
 
     /// Index of the frames with the largest and the smallest luma PSNR gain.
@@ -112,6 +145,7 @@ pub struct Evaluator<'a> {
     cache: &'a Cache,
     corpus: Option<&'a Corpus>,
     use_result_cache: bool,
+    switch: CtuSwitch,
     originals: Mutex<HashMap<PathBuf, Arc<Vec<Arc<Picture10>>>>>,
 }
 
@@ -123,6 +157,7 @@ impl<'a> Evaluator<'a> {
             cache,
             corpus,
             use_result_cache: true,
+            switch: CtuSwitch::default(),
             originals: Mutex::new(HashMap::new()),
         }
     }
@@ -130,6 +165,12 @@ impl<'a> Evaluator<'a> {
     /// Whether stored results may be used (default true; results are always stored).
     pub fn with_result_cache(mut self, on: bool) -> Self {
         self.use_result_cache = on;
+        self
+    }
+
+    /// The CTU on/off emulation's parameters (default [`CtuSwitch::default`]).
+    pub fn with_ctu_switch(mut self, switch: CtuSwitch) -> Self {
+        self.switch = switch;
         self
     }
 
@@ -238,10 +279,11 @@ impl<'a> Evaluator<'a> {
 
     fn result_path(&self, p: &PointSource) -> Result<PathBuf, CorpusError> {
         let key = format!(
-            "lut-build {} | container {:08x} {} | {}",
+            "lut-build {} | container {:08x} {} | {:?} | {}",
             env!("CARGO_PKG_VERSION"),
             self.container.checksum(),
             self.container.size(),
+            self.switch,
             source_identity(p)?
         );
         Ok(self
@@ -286,6 +328,8 @@ impl<'a> Evaluator<'a> {
     ) -> Result<EvalRow, CorpusError> {
         let mut anchor = Vec::with_capacity(frames.len());
         let mut test = Vec::with_capacity(frames.len());
+        let mut switched = Vec::with_capacity(frames.len());
+        let (mut flags, mut on) = (0.0, [0.0; 3]);
         let mut nanos = 0u128;
         let mut samples = 0usize;
         for f in frames {
@@ -296,20 +340,48 @@ impl<'a> Evaluator<'a> {
             samples += f.reconstruction.samples();
             anchor.push(picture_psnr(&f.original, &f.reconstruction));
             test.push(picture_psnr(&f.original, &filtered));
+            let s = self
+                .switch
+                .apply(&f.original, &f.reconstruction, &filtered, f.slice_qp);
+            switched.push(picture_psnr(&f.original, &s.picture));
+            flags += s.flags;
+            for c in 0..3 {
+                on[c] += s.on[c] / frames.len() as f64;
+            }
         }
         let mean = |v: &[[f64; 3]]| -> [f64; 3] {
             std::array::from_fn(|c| v.iter().map(|x| x[c]).sum::<f64>() / v.len().max(1) as f64)
         };
-        let (sequence, class, config, qp, kbps) = match p {
-            PointSource::Corpus(e) => (e.name.clone(), None, e.config.to_string(), e.qp, e.kbps),
+        let (sequence, class, config, qp, kbps, fps) = match p {
+            PointSource::Corpus(e) => {
+                let corpus = self.corpus.ok_or_else(|| CorpusError::Mismatch {
+                    what: e.label(),
+                    msg: "a corpus point needs the corpus".into(),
+                })?;
+                let fps = corpus.clip(&e.name)?.fps;
+                (
+                    e.name.clone(),
+                    None,
+                    e.config.to_string(),
+                    e.qp,
+                    e.kbps,
+                    fps,
+                )
+            }
             PointSource::List(l) => (
                 l.sequence.clone(),
                 l.class.clone(),
                 l.config.clone(),
                 l.qp,
                 l.kbps(frames.len())?,
+                match l.fps {
+                    Some(f) => f,
+                    None => crate::corpus::list::y4m_fps(&l.original)?,
+                },
             ),
         };
+        // DESIGN §4: kbps = bits * fps / 1000 / frames.
+        let flag_kbps = flags * self.switch.flag_bits * fps / 1000.0 / frames.len().max(1) as f64;
         Ok(EvalRow {
             sequence,
             class,
@@ -322,6 +394,10 @@ impl<'a> Evaluator<'a> {
             frame_psnr_anchor: anchor,
             frame_psnr_test: test,
             ns_per_sample: nanos as f64 / samples.max(1) as f64,
+            psnr_switched: mean(&switched),
+            frame_psnr_switched: switched,
+            kbps_switched: kbps + flag_kbps,
+            ctus_on: on,
             cached: false,
         })
     }
