@@ -6,7 +6,8 @@
 //! * `decode` decodes the VVC corpus into the reconstruction cache and checks every
 //!   reconstruction's PSNR against the encoder log (see `lut_build::corpus`);
 //! * `fit` fits LUT models by least squares on the train split (`lut_build::fit`);
-//! * `benchmark` measures a container on the corpus: PSNR per QP and BD-rate.
+//! * `benchmark` measures a container on the corpus: PSNR per QP and BD-rate;
+//! * `export` writes one corpus reconstruction as a 10-bit Y4M file.
 //!
 //! Transfer, compaction, pruning and fine-tuning are the lut-build issue's work.
 
@@ -46,6 +47,9 @@ enum Command {
     /// Measure a container on the corpus like a JVET test: PSNR (VTM convention) of every
     /// bitstream's reconstruction before and after filtering, delta-PSNR per QP, BD-rate.
     Benchmark(commands::benchmark::BenchmarkArgs),
+    /// Write one corpus reconstruction (decoded through the cache) as a 10-bit Y4M file, e.g.
+    /// for `lut-filter filter` or `lut-filter look`.
+    Export(commands::export::ExportArgs),
     /// Decode the corpus bitstreams into the reconstruction cache (skipping those already there)
     /// and print, per bitstream, the reconstruction's PSNR (VTM convention: 10 bit, peak 1020,
     /// mean of per-frame PSNRs) next to the encoder log's, and the largest sample difference.
@@ -232,6 +236,7 @@ fn main() -> anyhow::Result<()> {
         } => decode_command(data, split, config, qp, cache, tolerance)?,
         Command::Fit(args) => commands::fit::run(args)?,
         Command::Benchmark(args) => commands::benchmark::run(args)?,
+        Command::Export(args) => commands::export::run(args)?,
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Subcommands of the `lut-build` binary that work on the corpus.
 
 pub mod benchmark;
+pub mod export;
 pub mod fit;
 
 use std::path::PathBuf;
