@@ -216,3 +216,26 @@ fn bad_list_rows_are_reported() {
         .unwrap_err();
     assert!(err.to_string().contains("missing.y4m"), "{err}");
 }
+
+/// A folder of `<config>/<sequence>_qp<QP>.266` + logs with `orig/` beside: the corpus' own
+/// `vvc/` folder is one.
+#[test]
+fn scanned_folder_lists_the_corpus_bitstreams() {
+    let Some(data) = data() else { return };
+    let corpus = Corpus::open(&data).unwrap();
+    let entries = lut_build::corpus::list::scan_folder(&data.join("vvc")).unwrap();
+    assert_eq!(entries.len(), corpus.encodes().len());
+    for e in &entries {
+        let enc = corpus
+            .encode(&e.sequence, e.config.parse().unwrap(), e.qp)
+            .unwrap();
+        assert_eq!(
+            e.reconstruction.canonicalize().unwrap(),
+            enc.bitstream.canonicalize().unwrap()
+        );
+        assert!(e.log.is_some() && e.original.is_file());
+        assert_eq!(e.bitstream, None);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(lut_build::corpus::list::scan_folder(tmp.path()).is_err());
+}

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use lut_build::corpus::list::read_list;
+use lut_build::corpus::list::{read_list, scan_folder};
 use lut_build::corpus::{Corpus, progress_bar};
 use lut_build::evaluate::{CtuSwitch, Evaluator, PointSource};
 use lut_build::report::{Report, maps, plot};
@@ -30,8 +30,13 @@ pub struct BenchmarkArgs {
     /// Measure the RD points of a benchmark list (TSV: sequence, config, qp, original,
     /// reconstruction as bitstream / Y4M / raw YUV, optional class, kbps, bitstream, fps, log,
     /// yuv_bit_depth; see docs/benchmark.md) instead of the corpus.
-    #[arg(long, value_name = "TSV")]
+    #[arg(long, value_name = "TSV", conflicts_with = "folder")]
     list: Option<PathBuf>,
+    /// Measure the RD points found in a folder: `DIR/<config>/<sequence>_qp<QP>.<266|vvc|bin|
+    /// y4m|yuv>` (logs `<same stem>.log` beside them are used for slice QPs), originals in
+    /// `DIR/orig/<sequence>.y4m` or `DIR/../orig/`.
+    #[arg(long, value_name = "DIR")]
+    folder: Option<PathBuf>,
     /// Nominal QPs of the BD-rate (JVET: 22,27,32,37); every QP is measured and tabled.
     #[arg(long, value_delimiter = ',', default_value = "22,27,32,37")]
     bd_qps: Vec<u32>,
@@ -67,11 +72,17 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
         None => lut_filter::default_model::open()?,
     };
     let cache = cache(args.corpus.cache.clone());
-    let (points, corpus) = match &args.list {
-        Some(list) => {
-            let entries = read_list(list).with_context(|| format!("reading {}", list.display()))?;
-            (entries.into_iter().map(PointSource::List).collect(), None)
+    let listed = match (&args.list, &args.folder) {
+        (Some(list), _) => {
+            Some(read_list(list).with_context(|| format!("reading {}", list.display()))?)
         }
+        (None, Some(dir)) => {
+            Some(scan_folder(dir).with_context(|| format!("scanning {}", dir.display()))?)
+        }
+        (None, None) => None,
+    };
+    let (points, corpus) = match listed {
+        Some(entries) => (entries.into_iter().map(PointSource::List).collect(), None),
         None => {
             let corpus = Corpus::open(&args.corpus.data)
                 .with_context(|| format!("opening the corpus in {}", args.corpus.data.display()))?;

@@ -18,6 +18,9 @@
 //! | `yuv_bit_depth` | no | 8 or 10 (default 10, VTM's output at internal bit depth) for `.yuv` reconstructions |
 //!
 //! Relative paths are relative to the list file's folder. Empty optional fields mean "absent".
+//!
+//! [`scan_folder`] builds the same list from a folder of `<config>/<sequence>_qp<QP>.<ext>`
+//! files and an `orig/` folder.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -170,6 +173,106 @@ pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ListEntry>> {
     if out.is_empty() {
         return Err(tsv.err(1, "no data rows".into()));
     }
+    Ok(out)
+}
+
+/// Extensions read as reconstructions in a scanned folder (bitstreams, Y4M, raw YUV).
+const SCANNED_EXTENSIONS: [&str; 5] = ["266", "vvc", "bin", "y4m", "yuv"];
+
+/// Builds a benchmark list from a folder laid out as `DIR/<config>/<sequence>_qp<QP>.<ext>`
+/// (`ext`: 266, vvc or bin for bitstreams, y4m, yuv), with originals in `DIR/orig/<sequence>.y4m`
+/// (or `DIR/../orig/`, the corpus layout) and, when present, the encoder log beside each
+/// reconstruction (`<sequence>_qp<QP>.log`). Rates of Y4M/YUV reconstructions need a bitstream
+/// of the same stem beside them. Sorted by config, sequence, QP.
+pub fn scan_folder(dir: &Path) -> Result<Vec<ListEntry>> {
+    let orig_dir = [dir.join("orig"), dir.join("..").join("orig")]
+        .into_iter()
+        .find(|d| d.is_dir())
+        .ok_or_else(|| CorpusError::Table {
+            path: dir.to_owned(),
+            line: 0,
+            msg: "no orig/ folder here or beside it for the originals".into(),
+        })?;
+    let read_dir = |d: &Path| -> Result<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| CorpusError::io(d, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let mut out: Vec<ListEntry> = Vec::new();
+    for config_dir in read_dir(dir)?.into_iter().filter(|d| d.is_dir()) {
+        let Some(config) = config_dir.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if config == "orig" {
+            continue;
+        }
+        for file in read_dir(&config_dir)? {
+            let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !SCANNED_EXTENSIONS.contains(&ext) {
+                continue;
+            }
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            let Some((sequence, qp)) = stem
+                .rsplit_once("_qp")
+                .and_then(|(s, q)| Some((s, q.parse::<u32>().ok()?)))
+            else {
+                continue;
+            };
+            let original = orig_dir.join(format!("{sequence}.y4m"));
+            if !original.is_file() {
+                return Err(CorpusError::Table {
+                    path: file.clone(),
+                    line: 0,
+                    msg: format!("no original {}", original.display()),
+                });
+            }
+            let beside = |e: &str| Some(file.with_extension(e)).filter(|p| p.is_file());
+            let kind = ReconKind::of(&file);
+            let bitstream = match kind {
+                ReconKind::Bitstream => None,
+                _ => ["266", "vvc", "bin"].iter().find_map(|e| beside(e)),
+            };
+            if kind != ReconKind::Bitstream && bitstream.is_none() {
+                return Err(CorpusError::Table {
+                    path: file.clone(),
+                    line: 0,
+                    msg: "a Y4M/YUV reconstruction needs its bitstream beside it for the rate"
+                        .into(),
+                });
+            }
+            if out
+                .iter()
+                .any(|e| e.sequence == sequence && e.config == config && e.qp == qp)
+            {
+                // A bitstream and its exported reconstruction: keep the first (sorted) one.
+                continue;
+            }
+            out.push(ListEntry {
+                sequence: sequence.to_owned(),
+                class: None,
+                config: config.to_owned(),
+                qp,
+                original,
+                reconstruction: file.clone(),
+                kbps: None,
+                bitstream,
+                fps: None,
+                log: beside("log"),
+                yuv_bit_depth: 10,
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(CorpusError::Table {
+            path: dir.to_owned(),
+            line: 0,
+            msg: "no <config>/<sequence>_qp<QP>.<266|vvc|bin|y4m|yuv> file found".into(),
+        });
+    }
+    out.sort_by(|a, b| (&a.config, &a.sequence, a.qp).cmp(&(&b.config, &b.sequence, b.qp)));
     Ok(out)
 }
 
