@@ -185,7 +185,9 @@ mod tests {
         let org = [0u16; 15]; // 5x3
         let rec: Vec<u16> = (0..15).collect();
         let fil = [1u16; 15];
-        let p = |d: &[u16]| Plane::new(d, 5, 5, 3).unwrap();
+        fn p(d: &[u16]) -> Plane<'_, u16> {
+            Plane::new(d, 5, 5, 3).unwrap()
+        }
         let (off, on) = ctu_ssd(&p(&org), &p(&rec), &p(&fil), 2);
         assert_eq!(off.len(), 6);
         // CTU 0: samples (0,0),(1,0),(0,1),(1,1) = 0,1,5,6.
