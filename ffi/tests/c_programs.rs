@@ -118,6 +118,11 @@ enum Link {
 
 /// Compiles `source` (C11 or C++17 by extension) against the library; returns the executable.
 fn build(source: &str, link: Link, out_dir: &Path) -> PathBuf {
+    build_with(source, link, out_dir, &[])
+}
+
+/// [`build`] with extra compiler arguments (e.g. `-pthread`).
+fn build_with(source: &str, link: Link, out_dir: &Path, extra: &[&str]) -> PathBuf {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_dir = library_dir();
     let cpp = source.ends_with(".cpp");
@@ -134,6 +139,7 @@ fn build(source: &str, link: Link, out_dir: &Path) -> PathBuf {
     let mut cmd = Command::new(&compiler);
     cmd.arg(if cpp { "-std=c++17" } else { "-std=c11" })
         .args(STRICT)
+        .args(extra)
         .arg("-I")
         .arg(crate_dir.join("include"))
         .arg(crate_dir.join("tests/c").join(source))
@@ -275,6 +281,56 @@ fn c_and_cpp_programs_pass_against_static_and_shared_library() {
 
         let cpp = build("api_test.cpp", link, temp.path());
         let out = run(program(&cpp, &library_dir()).arg(&container));
+        assert!(out.contains("all checks passed"), "{out}");
+    }
+}
+
+/// `tests/c/concurrency_test.c`: 8 pthreads filtering six pictures through one shared context
+/// (whole planes, CTUs, strips) while the main thread changes the context's thread count, each
+/// result equal to a single-threaded run; then open/filter/close cycles with VmRSS flat. Kept
+/// small here (a few seconds); docs/robustness.md has the long runs and the valgrind and
+/// sanitizer commands.
+#[test]
+fn many_threads_share_one_context_and_memory_stays_flat() {
+    if skip() {
+        return;
+    }
+    let temp = tempfile::tempdir().expect("temporary directory");
+    let container = temp.path().join("random.lut");
+    write_random_container(&container);
+    // (link, container, worker threads, rounds, open/filter/close cycles)
+    let default = std::ffi::OsStr::new("-");
+    let runs = [
+        (Link::Static, default, "8", "2", "100"),
+        (Link::Static, container.as_os_str(), "4", "1", "10"),
+        (Link::Shared, default, "8", "1", "20"),
+    ];
+    let static_exe = build_with(
+        "concurrency_test.c",
+        Link::Static,
+        temp.path(),
+        &["-pthread"],
+    );
+    let shared_exe = build_with(
+        "concurrency_test.c",
+        Link::Shared,
+        temp.path(),
+        &["-pthread"],
+    );
+    for (link, source, threads, rounds, cycles) in runs {
+        let exe = match link {
+            Link::Static => &static_exe,
+            Link::Shared => &shared_exe,
+        };
+        let start = std::time::Instant::now();
+        let out = run(program(exe, &library_dir())
+            .arg(source)
+            .args([threads, rounds, cycles]));
+        eprintln!(
+            "{link:?} {source:?}: {:.1} s\n{out}",
+            start.elapsed().as_secs_f64()
+        );
+        assert!(out.contains("0 mismatches, 0 failures"), "{out}");
         assert!(out.contains("all checks passed"), "{out}");
     }
 }

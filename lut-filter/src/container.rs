@@ -68,10 +68,10 @@ impl std::fmt::Debug for Container {
 impl Container {
     /// Memory-maps and validates a container file.
     ///
-    /// The mapping is read-only and private. The checksum of every tensor byte is verified here,
-    /// so corruption present at open is detected; a file truncated or rewritten by another
-    /// process *after* this call is outside what a mapping can guard against (reads of a
-    /// truncated mapping fault). Use [`Container::read`] where files may change under you.
+    /// The mapping is read-only and shared (`MAP_SHARED`: a rewrite in place shows through).
+    /// The checksum of every tensor byte is verified here, so corruption present at open is
+    /// detected; a file truncated or rewritten by another process *after* this call is outside
+    /// what a mapping can guard against (reads of a truncated mapping fault). Use [`Container::read`] where files may change under you.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let io = |source| Error::Io {
@@ -224,10 +224,12 @@ impl Container {
             .filter(|m| m.description().component == component)
             .min_by_key(|m| {
                 let [lo, hi] = m.description().qp_range;
+                // `abs_diff`: any i32 QP (the C ABI passes the caller's) and any range in the
+                // file, without overflow.
                 let distance = if qp < lo {
-                    lo - qp
+                    lo.abs_diff(qp)
                 } else if qp > hi {
-                    qp - hi
+                    qp.abs_diff(hi)
                 } else {
                     0
                 };

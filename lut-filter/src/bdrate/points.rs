@@ -189,24 +189,23 @@ pub fn read_points_csv(path: impl AsRef<Path>) -> Result<Vec<RdSample>, ParseErr
 }
 
 /// Writes samples in the CSV format of [`parse_points_csv`] (with a `class` column when any
-/// sample has a class).
+/// sample has a class). The QP comes first, so no data line can start with `#` (a comment).
 pub fn write_points_csv(samples: &[RdSample]) -> String {
     let with_class = samples.iter().any(|s| s.class.is_some());
-    let mut out = String::from("sequence,");
+    let mut out = String::from("qp,sequence,");
     if with_class {
         out.push_str("class,");
     }
-    out.push_str("qp,kbps,psnr_y,psnr_u,psnr_v\n");
+    out.push_str("kbps,psnr_y,psnr_u,psnr_v\n");
     for s in samples {
-        out.push_str(&s.sequence);
-        out.push(',');
+        out.push_str(&format!("{},{},", s.qp, s.sequence));
         if with_class {
             out.push_str(s.class.as_deref().unwrap_or(""));
             out.push(',');
         }
         out.push_str(&format!(
-            "{},{},{},{},{}\n",
-            s.qp, s.kbps, s.psnr_y, s.psnr_u, s.psnr_v
+            "{},{},{},{}\n",
+            s.kbps, s.psnr_y, s.psnr_u, s.psnr_v
         ));
     }
     out

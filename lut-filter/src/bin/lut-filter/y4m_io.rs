@@ -200,6 +200,7 @@ impl Reader {
         }
         let header_len = line.len() as u64;
         let tags = String::from_utf8_lossy(&line[MAGIC.len()..line.len() - 1]).into_owned();
+        check_frame_size(&tags)?;
         let consumed = Rc::new(Cell::new(0));
         let source = Counting {
             inner: Cursor::new(line).chain(buffered),
@@ -356,4 +357,26 @@ impl<W: Write> Writer<W> {
 /// Whether the file has a plane for `c` (mono files have no chroma).
 pub fn has_plane(info: &Info, c: Component) -> bool {
     c == Component::Y || info.chroma_format != ChromaFormat::Yuv400
+}
+
+/// Largest accepted picture side: the y4m crate multiplies width and height without overflow
+/// checks, so absurd sizes are refused here, before it sees them.
+const MAX_SIDE: u64 = 1 << 16;
+
+/// Refuses `W`/`H` header tags that are zero or larger than [`MAX_SIDE`] (the decoder reports
+/// malformed ones).
+fn check_frame_size(tags: &str) -> Result<()> {
+    for t in tags.split(' ') {
+        let (name, value) = match t.as_bytes().first() {
+            Some(b'W') => ("width", &t[1..]),
+            Some(b'H') => ("height", &t[1..]),
+            _ => continue,
+        };
+        if let Ok(v) = value.parse::<u128>()
+            && !(1..=u128::from(MAX_SIDE)).contains(&v)
+        {
+            bail!("the Y4M header's {name} {v} is out of range (1..={MAX_SIDE})");
+        }
+    }
+    Ok(())
 }
