@@ -8,16 +8,20 @@
 //! the one the whole-picture reference computes, whatever the tile or region: filtering CTU by
 //! CTU equals filtering the whole picture. Tiles are independent; rows of tiles run in parallel
 //! on the current rayon pool, so the output is identical for every thread count.
+//!
+//! Nodes are evaluated a row of samples at a time, one look-up (pattern and rotation) after the
+//! other, by the row kernels of [`crate::simd`] (portable or SIMD, chosen once per call); sums
+//! are kept per output plane (`raw[(output * height + y) * width + x]`).
 
 use rayon::prelude::*;
 
 use crate::Error;
 use crate::container::Model;
 use crate::description::{Component, Grid};
-use crate::interp::{PreparedTable, trilinear};
+use crate::interp::PreparedTable;
 use crate::picture::{Picture, PlaneMut, Region, Sample};
 use crate::plan::{MapId, PlanKind, TableLoc};
-use crate::reference::{requantise, residual};
+use crate::simd::{Kernels, Level, RowTaps, Rows, SpatialKernel};
 use crate::tables::SpatialTable;
 
 /// Edge of an output tile on the target grid.
@@ -159,7 +163,7 @@ enum Op<'a> {
         input: MapId,
         /// The table of every look-up (one per pattern and rotation; `taps` and `phase` hold
         /// the rotation).
-        lookups: Vec<PreparedTable<'a>>,
+        lookups: Vec<SpatialKernel<'a>>,
         taps: Vec<[(isize, isize); 4]>,
         /// Per look-up anchor phase (row, col) in input samples.
         phase: Vec<(isize, isize)>,
@@ -183,6 +187,7 @@ struct Job<'a, T> {
     luma: (usize, usize),
     chroma: (usize, usize),
     scale: (i32, u8),
+    kernels: Kernels,
 }
 
 impl<T: Sample> Job<'_, T> {
@@ -202,7 +207,9 @@ struct Scratch {
     raw: Vec<Vec<i32>>,
     raw_rect: Vec<Option<Rect>>,
     need: Vec<Option<Rect>>,
-    acc: Vec<i32>,
+    /// Output stage: the sum of the terms and the residual of one tile row.
+    sum: Vec<i32>,
+    residual: Vec<i32>,
 }
 
 /// Which part of the destination a call writes.
@@ -219,6 +226,7 @@ fn filter_region<T: Sample>(
     pic: &Picture<'_, T>,
     region: Region,
     dst: Destination<'_, '_, T>,
+    level: Level,
 ) -> Result<(), Error> {
     check_model_picture(model, pic)?;
     let plan = model.plan();
@@ -277,6 +285,33 @@ fn filter_region<T: Sample>(
     let (sy, sx) = pic.chroma_format.subsampling().unwrap_or((1, 1));
     let bytes = model.container.bytes();
     let i8s = |r: &std::ops::Range<usize>| -> &[i8] { bytemuck::cast_slice(&bytes[r.clone()]) };
+    let kernels = Kernels::new(level);
+    // SIMD kernels read DFC rows laid out by position (fine rows by index position, then the
+    // coarse rows: small, 17 * (2dw+1)^3 + (2^(8-si)+1)^4 rows for dims 4), built per call
+    // unless the region is so small that reading fine rows through the index costs less.
+    let dense: Vec<Vec<i8>> = if kernels.reads_dense() && region.width * region.height >= 1024 {
+        let mut d = Vec::new();
+        for node in &plan.nodes {
+            if let PlanKind::Spatial { tables, .. } = &node.kind {
+                for (_, loc) in tables {
+                    if let TableLoc::Dfc {
+                        geometry,
+                        fine,
+                        index,
+                        coarse,
+                    } = loc
+                    {
+                        let (f, c) = (i8s(fine), i8s(coarse));
+                        d.push(geometry.dense(f, index, c, node.outputs));
+                    }
+                }
+            }
+        }
+        d
+    } else {
+        Vec::new()
+    };
+    let mut dense = dense.iter();
 
     let nodes = plan
         .nodes
@@ -289,6 +324,10 @@ fn filter_region<T: Sample>(
                     rotations,
                     phases,
                 } => {
+                    let fb = match input {
+                        MapId::Input(_) => u32::from(pic.bit_depth) - 4,
+                        MapId::Node(..) => 4,
+                    };
                     let mut lookups = Vec::new();
                     let mut taps = Vec::new();
                     let mut phase = Vec::new();
@@ -307,9 +346,14 @@ fn filter_region<T: Sample>(
                                 coarse: i8s(coarse),
                             },
                         };
-                        let prepared = PreparedTable::new(table);
+                        let mut prepared = PreparedTable::new(table);
+                        if matches!(loc, TableLoc::Dfc { .. })
+                            && let Some(d) = dense.next()
+                        {
+                            prepared = prepared.with_dense(d);
+                        }
                         for r in 0..*rotations {
-                            lookups.push(prepared);
+                            lookups.push(SpatialKernel::new(level, prepared, fb, node.outputs));
                             taps.push(
                                 pattern
                                     .rotated_taps(r)
@@ -379,6 +423,7 @@ fn filter_region<T: Sample>(
         luma: (luma.width(), luma.height()),
         chroma,
         scale: (plan.desc.output.scale, plan.desc.output.scale_shift),
+        kernels,
     };
 
     rows.par_chunks_mut(TILE)
@@ -481,10 +526,10 @@ fn run_tile<T: Sample>(
         let inner = rect.clip(gw, gh);
         let k = node.outputs;
         let (iw, ih) = (inner.width(), inner.height());
+        let plane = iw * ih;
         let mut raw = std::mem::take(&mut s.raw[i]);
         raw.clear();
-        raw.resize(iw * ih * k, 0);
-        s.acc.resize(k, 0);
+        raw.resize(plane * k, 0);
         let (features_before, _) = s.features.split_at(i);
         let map = |id: MapId| -> (&Buf, u32) {
             match id {
@@ -501,7 +546,7 @@ fn run_tile<T: Sample>(
                 step,
                 ..
             } => {
-                let (buf, fb) = map(*input);
+                let (buf, _) = map(*input);
                 let br = buf.rect.expect("input computed");
                 let bw = br.width() as isize;
                 // Buffer offsets of every tap of every look-up, relative to the anchor.
@@ -510,33 +555,35 @@ fn run_tile<T: Sample>(
                     .zip(phase)
                     .map(|(t, p)| t.map(|(a, b)| (a + p.0) * bw + b + p.1))
                     .collect();
-                let data = &buf.data;
-                for y in inner.y0..inner.y1 {
-                    for x in inner.x0..inner.x1 {
-                        let anchor = (y * step.0 - br.y0) * bw + (x * step.1 - br.x0);
-                        s.acc.fill(0);
-                        for (table, off) in lookups.iter().zip(&offsets) {
-                            let v = off.map(|o| u32::from(data[(anchor + o) as usize]));
-                            table.lookup(v, fb, k, &mut s.acc);
-                        }
-                        let o = ((y - inner.y0) as usize * iw + (x - inner.x0) as usize) * k;
-                        raw[o..o + k].copy_from_slice(&s.acc);
-                    }
+                // All rows of the node's rectangle per look-up: row y's anchor is
+                // `step.0 * bw` further than row y - 1's.
+                let anchor = (inner.y0 * step.0 - br.y0) * bw + (inner.x0 * step.1 - br.x0);
+                let block = Rows {
+                    n: iw,
+                    rows: ih,
+                    pitch: (step.0 * bw) as usize,
+                    acc_pitch: iw,
+                };
+                for (kernel, off) in lookups.iter().zip(&offsets) {
+                    let taps = RowTaps {
+                        data: &buf.data,
+                        start: off.map(|o| (anchor + o) as usize),
+                        step: step.1 as usize,
+                    };
+                    kernel.rows(&taps, block, &mut raw, plane);
                 }
             }
             Op::Channel { inputs, table } => {
                 let bufs = inputs.map(map);
                 for y in inner.y0..inner.y1 {
-                    for x in inner.x0..inner.x1 {
-                        let v = bufs.map(|(b, _)| {
-                            let r = b.rect.expect("input computed");
-                            u32::from(b.data[((y - r.y0) * r.width() as isize + x - r.x0) as usize])
-                        });
-                        s.acc.fill(0);
-                        trilinear(table, k, v, bufs.map(|(_, fb)| fb), &mut s.acc);
-                        let o = ((y - inner.y0) as usize * iw + (x - inner.x0) as usize) * k;
-                        raw[o..o + k].copy_from_slice(&s.acc);
-                    }
+                    let yy = (y - inner.y0) as usize;
+                    let row = bufs.map(|(b, fb)| {
+                        let r = b.rect.expect("input computed");
+                        let o = ((y - r.y0) * r.width() as isize + inner.x0 - r.x0) as usize;
+                        (&b.data[o..o + iw], fb)
+                    });
+                    job.kernels
+                        .trilinear_row(table, k, row, iw, &mut raw[yy * iw..], plane);
                 }
             }
         }
@@ -552,10 +599,9 @@ fn run_tile<T: Sample>(
             for y in 0..ih {
                 let dst_row =
                     (y + (inner.y0 - rect.y0) as usize) * fw + (inner.x0 - rect.x0) as usize;
-                for x in 0..iw {
-                    f.data[dst_row + x] =
-                        requantise(i64::from(raw[(y * iw + x) * k + o]), node.terms) as u16;
-                }
+                let src = &raw[o * plane + y * iw..o * plane + (y + 1) * iw];
+                job.kernels
+                    .requantise_row(src, node.terms, &mut f.data[dst_row..dst_row + iw]);
             }
             f.replicate_outside(inner);
         }
@@ -565,23 +611,28 @@ fn run_tile<T: Sample>(
     // Output: residual on the tile.
     let target = job.pic.plane(job.component).expect("checked");
     let (scale, shift) = job.scale;
+    let w = tile.width;
+    s.sum.resize(w, 0);
+    s.residual.resize(w, 0);
     for (ty, row) in rows.iter_mut().enumerate() {
         let y = tile.y + ty;
-        for tx in 0..tile.width {
-            let x = tile.x + tx;
-            let mut sum = 0i64;
-            for &(t, o) in &job.terms {
-                let r = s.raw_rect[t].expect("term computed");
-                let k = job.nodes[t].outputs;
-                let idx = ((y as isize - r.y0) as usize * r.width() + (x as isize - r.x0) as usize)
-                    * k
-                    + o;
-                sum += i64::from(s.raw[t][idx]);
+        s.sum.fill(0);
+        for &(t, o) in &job.terms {
+            let r = s.raw_rect[t].expect("term computed");
+            let rw = r.width();
+            let at = o * rw * r.height()
+                + (y as isize - r.y0) as usize * rw
+                + (tile.x as isize - r.x0) as usize;
+            // |sum| <= 64 terms * 12 look-ups * 128 * 256 < 2^31.
+            for (a, v) in s.sum.iter_mut().zip(&s.raw[t][at..at + w]) {
+                *a += v;
             }
-            let src = i64::from(target.at(x, y).to_i32().clamp(0, max));
-            let out =
-                (src + residual(sum, scale, shift, job.pic.bit_depth)).clamp(0, i64::from(max));
-            row[col + tx] = T::from_i32(out as i32);
+        }
+        job.kernels
+            .residual_row(&s.sum, scale, shift, job.pic.bit_depth, &mut s.residual);
+        let src = &target.row(y)[tile.x..tile.x + w];
+        for ((d, v), r) in row[col..col + w].iter_mut().zip(src).zip(&s.residual) {
+            *d = T::from_i32((v.to_i32().clamp(0, max) + r).clamp(0, max));
         }
     }
 }
@@ -590,14 +641,27 @@ impl<'c> Model<'c> {
     /// Filters `region` (on this model's component grid) of `pic` into `dst`, which has the
     /// size of the component's plane; samples of `dst` outside the region are not touched.
     /// Reads the unfiltered source around the region, so filtering region by region equals
-    /// filtering the whole plane. Runs on the current rayon pool.
+    /// filtering the whole plane. Runs on the current rayon pool, with the kernels of
+    /// [`Level::active`].
     pub fn filter_region<T: Sample>(
         &self,
         pic: &Picture<'_, T>,
         region: Region,
         dst: &mut PlaneMut<'_, T>,
     ) -> Result<(), Error> {
-        filter_region(self, pic, region, Destination::Plane(dst))
+        self.filter_region_with(Level::active(), pic, region, dst)
+    }
+
+    /// [`Model::filter_region`] with the row kernels of `level` (portable where the CPU lacks
+    /// it). Every level gives the same result, bit for bit.
+    pub fn filter_region_with<T: Sample>(
+        &self,
+        level: Level,
+        pic: &Picture<'_, T>,
+        region: Region,
+        dst: &mut PlaneMut<'_, T>,
+    ) -> Result<(), Error> {
+        filter_region(self, pic, region, Destination::Plane(dst), level)
     }
 
     /// Like [`Model::filter_region`], but `dst` covers only the region (its size is the
@@ -609,7 +673,7 @@ impl<'c> Model<'c> {
         region: Region,
         dst: &mut PlaneMut<'_, T>,
     ) -> Result<(), Error> {
-        filter_region(self, pic, region, Destination::Region(dst))
+        filter_region(self, pic, region, Destination::Region(dst), Level::active())
     }
 
     /// Checks, without filtering, that this model can run on `pic` (bit depth within its range,
@@ -624,6 +688,17 @@ impl<'c> Model<'c> {
         pic: &Picture<'_, T>,
         dst: &mut PlaneMut<'_, T>,
     ) -> Result<(), Error> {
+        self.filter_plane_with(Level::active(), pic, dst)
+    }
+
+    /// [`Model::filter_plane`] with the row kernels of `level` (portable where the CPU lacks
+    /// it). Every level gives the same result, bit for bit.
+    pub fn filter_plane_with<T: Sample>(
+        &self,
+        level: Level,
+        pic: &Picture<'_, T>,
+        dst: &mut PlaneMut<'_, T>,
+    ) -> Result<(), Error> {
         let p = pic.plane(self.description().component).ok_or_else(|| {
             Error::Picture(format!(
                 "the picture has no {} plane",
@@ -635,6 +710,7 @@ impl<'c> Model<'c> {
             pic,
             Region::new(0, 0, p.width(), p.height()),
             Destination::Plane(dst),
+            level,
         )
     }
 

@@ -112,12 +112,14 @@ pub enum Part {
     Coarse,
 }
 
-/// A 4-D table prepared for look-ups: the view plus derived strides.
+/// A 4-D table prepared for look-ups: the view plus derived strides (and, for the SIMD
+/// kernels, optionally the DFC rows laid out by position, [`DfcGeometry::dense`]).
 #[derive(Clone, Copy, Debug)]
 pub struct PreparedTable<'a> {
     table: SpatialTable<'a>,
     pos_strides: [usize; 4],
     coarse_strides: [usize; 4],
+    dense: Option<&'a [i8]>,
 }
 
 impl<'a> PreparedTable<'a> {
@@ -128,6 +130,7 @@ impl<'a> PreparedTable<'a> {
                 table,
                 pos_strides: REGULAR_STRIDES,
                 coarse_strides: REGULAR_STRIDES,
+                dense: None,
             },
             SpatialTable::Dfc { geometry, .. } => {
                 let cn = geometry.coarse_nodes();
@@ -135,9 +138,46 @@ impl<'a> PreparedTable<'a> {
                     table,
                     pos_strides: dfc_position_strides(&geometry),
                     coarse_strides: [cn * cn * cn, cn * cn, cn, 1],
+                    dense: None,
                 }
             }
         }
+    }
+
+    /// Attaches the DFC rows laid out by position, which must be [`DfcGeometry::dense`] of
+    /// this table's fine rows, index and coarse rows (for its number of outputs): the SIMD
+    /// kernels then read fine rows without the index indirection, and fine and coarse rows
+    /// from one buffer. Ignored for a regular table; the portable path never reads it.
+    pub fn with_dense(mut self, dense: &'a [i8]) -> Self {
+        if matches!(self.table, SpatialTable::Dfc { .. }) {
+            self.dense = Some(dense);
+        }
+        self
+    }
+
+    /// The DFC rows by position, if attached ([`PreparedTable::with_dense`]).
+    #[inline(always)]
+    pub(crate) fn dense(&self) -> Option<&'a [i8]> {
+        self.dense
+    }
+
+    /// The table view.
+    #[inline(always)]
+    pub(crate) fn table(&self) -> SpatialTable<'a> {
+        self.table
+    }
+
+    /// Per-coordinate strides of a look-up's first vertex position: regular rows, or DFC
+    /// fine-index positions (wrapping in coordinate 0, see `dfc_position_strides`).
+    #[inline(always)]
+    pub(crate) fn pos_strides(&self) -> [usize; 4] {
+        self.pos_strides
+    }
+
+    /// Per-coordinate row strides of the coarse table (regular strides for a regular table).
+    #[inline(always)]
+    pub(crate) fn coarse_strides(&self) -> [usize; 4] {
+        self.coarse_strides
     }
 
     /// The part, the five rows and the five weights (summing to 256) of the 4-simplex look-up

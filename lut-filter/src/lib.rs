@@ -37,6 +37,7 @@ pub mod look;
 pub mod picture;
 pub mod plan;
 pub mod reference;
+pub mod simd;
 pub mod tables;
 pub mod writer;
 

@@ -90,6 +90,30 @@ impl DfcGeometry {
         (index, rows)
     }
 
+    /// The fine rows laid out by fine-index position, followed by the coarse rows:
+    /// `index_len() * outputs` values (row `index[p]` of `fine` at position `p`, zero where the
+    /// index names no row), then `coarse`. A look-up then reads position-addressed rows
+    /// directly, without the index indirection, and fine and coarse rows from one buffer (what
+    /// the SIMD kernels do when a [`crate::interp::PreparedTable`] carries it).
+    pub fn dense(&self, fine: &[i8], index: &[i32], coarse: &[i8], outputs: usize) -> Vec<i8> {
+        let mut dense = Vec::with_capacity(index.len() * outputs + coarse.len());
+        if outputs == 1 {
+            dense.extend(index.iter().map(|&r| match usize::try_from(r) {
+                Ok(r) => fine[r],
+                Err(_) => 0,
+            }));
+        } else {
+            for &r in index {
+                match usize::try_from(r) {
+                    Ok(r) => dense.extend_from_slice(&fine[r * outputs..(r + 1) * outputs]),
+                    Err(_) => dense.resize(dense.len() + outputs, 0),
+                }
+            }
+        }
+        dense.extend_from_slice(coarse);
+        dense
+    }
+
     /// Nodes per dimension of the coarse grid: `2^(8-si) + 1`.
     pub fn coarse_nodes(&self) -> usize {
         (1usize << (8 - self.si)) + 1

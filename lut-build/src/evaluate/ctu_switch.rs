@@ -61,6 +61,7 @@ impl CtuSwitch {
         let mut picture = recon.clone();
         let mut flags = 0.0;
         let mut on = [0.0; 3];
+        #[allow(clippy::needless_range_loop)] // `c` names a plane of three pictures
         for c in 0..3 {
             let (w, h) = recon.plane_size(c);
             let ctu = if c == 0 { self.ctu } else { self.ctu / 2 }.max(1);

@@ -345,8 +345,8 @@ impl<'a> Evaluator<'a> {
                 .apply(&f.original, &f.reconstruction, &filtered, f.slice_qp);
             switched.push(picture_psnr(&f.original, &s.picture));
             flags += s.flags;
-            for c in 0..3 {
-                on[c] += s.on[c] / frames.len() as f64;
+            for (total, frame) in on.iter_mut().zip(s.on) {
+                *total += frame / frames.len() as f64;
             }
         }
         let mean = |v: &[[f64; 3]]| -> [f64; 3] {

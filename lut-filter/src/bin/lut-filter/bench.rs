@@ -1,10 +1,15 @@
 //! `lut-filter bench`: time a container's models on a synthetic picture (smooth content with
-//! noise, like a decoded picture) at a chosen size, 1 thread and all threads.
+//! noise, like a decoded picture) at a chosen size, 1 thread and all threads, at the SIMD level
+//! `LUT_FILTER_SIMD` selects (or the one given to [`run_with`]).
+//!
+//! Besides wall-clock time it reports the on-CPU time of the process's threads (Linux:
+//! `/proc/self/task/*/schedstat`), which stays meaningful on a machine shared with other work.
 
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use lut_filter::description::Grid;
+use lut_filter::simd::{Choice, Level};
 use lut_filter::{ChromaFormat, Component, Model, Node, Picture, Plane, PlaneMut};
 
 use crate::{lib_err, open_container};
@@ -64,8 +69,27 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Runs the benchmark; returns the report.
+/// On-CPU nanoseconds of every thread of this process so far (Linux), if readable.
+fn cpu_ns() -> Option<u64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        // Threads may end between listing and reading: skip those.
+        if let Ok(text) = std::fs::read_to_string(path) {
+            total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+    }
+    Some(total)
+}
+
+/// Runs the benchmark at the level `LUT_FILTER_SIMD` selects; returns the report.
 pub fn run(args: &BenchArgs) -> Result<String> {
+    run_with(args, Choice::Level(Level::active()))
+}
+
+/// Runs the benchmark with the row kernels of `simd` (`--simd portable|avx2|auto`).
+pub fn run_with(args: &BenchArgs, simd: Choice) -> Result<String> {
+    let level = simd.level();
     let (container, source) = open_container(args.lut.as_deref(), false)?;
     let (w, h) = (args.width, args.height);
     let (cw, ch) = ChromaFormat::Yuv420.chroma_size(w, h);
@@ -107,9 +131,11 @@ pub fn run(args: &BenchArgs) -> Result<String> {
         })
         .sum();
     let mut out = format!(
-        "{source}, {w}x{h} 4:2:0 {}-bit, QP {}: models {}; {:.1} look-ups per sample (Y+Cb+Cr)\n",
+        "{source}, {w}x{h} 4:2:0 {}-bit, QP {}, SIMD {level} (detected: {}): models {}; \
+         {:.1} look-ups per sample (Y+Cb+Cr)\n",
         args.bit_depth,
         args.qp,
+        Level::detected(),
         models
             .iter()
             .map(|m| m.description().name.as_str())
@@ -124,27 +150,43 @@ pub fn run(args: &BenchArgs) -> Result<String> {
             .build()
             .context("starting the worker threads")?;
         let mut times = Vec::with_capacity(args.runs);
+        let mut cpu_times = Vec::with_capacity(args.runs);
         for _ in 0..args.runs.max(1) {
+            let cpu = cpu_ns();
             let t = Instant::now();
             pool.install(|| -> Result<()> {
                 for m in &models {
                     let c = m.description().component.index();
                     let (pw, ph) = if c == 0 { (w, h) } else { (cw, ch) };
                     let mut dst = PlaneMut::new(&mut outputs[c], pw, pw, ph).map_err(lib_err)?;
-                    m.filter_plane(&pic, &mut dst).map_err(lib_err)?;
+                    m.filter_plane_with(level, &pic, &mut dst)
+                        .map_err(lib_err)?;
                 }
                 Ok(())
             })?;
             times.push(t.elapsed().as_secs_f64());
+            if let (Some(a), Some(b)) = (cpu, cpu_ns()) {
+                cpu_times.push(b.saturating_sub(a) as f64 * 1e-9);
+            }
         }
         let t = median(times);
         out.push_str(&format!(
-            "{threads} thread(s): median {:.1} ms/picture, {:.2} ns/sample, {:.2} fps, {:.0} M look-ups/s\n",
+            "{threads} thread(s): median {:.1} ms/picture, {:.2} ns/sample, {:.2} fps, {:.0} M look-ups/s",
             t * 1e3,
             t * 1e9 / samples,
             1.0 / t,
             lookups / t / 1e6
         ));
+        if cpu_times.len() == args.runs.max(1) {
+            let c = median(cpu_times);
+            out.push_str(&format!(
+                "; on-CPU {:.1} ms/picture ({:.2} ns/sample, {:.1} ns/look-up)",
+                c * 1e3,
+                c * 1e9 / samples,
+                c * 1e9 / lookups
+            ));
+        }
+        out.push('\n');
     }
     Ok(out)
 }

@@ -215,6 +215,10 @@ enum Command {
         /// Thread counts, comma-separated (default: 1 and all cores).
         #[arg(long, value_delimiter = ',')]
         threads: Vec<usize>,
+        /// Row kernels: auto (the best this CPU has), portable or avx2 [default: the
+        /// LUT_FILTER_SIMD environment variable, else auto].
+        #[arg(long, value_name = "LEVEL")]
+        simd: Option<lut_filter::simd::Choice>,
     },
     /// Describe a container: version, checksum, models, nodes, tables.
     #[command(after_help = DEFAULT_NOTE)]
@@ -372,6 +376,7 @@ fn run(cli: Cli) -> Result<String> {
             qp,
             runs,
             threads,
+            simd,
         } => {
             let (width, height) = size
                 .split_once('x')
@@ -387,7 +392,7 @@ fn run(cli: Cli) -> Result<String> {
             if threads.contains(&0) {
                 return Err(Usage("--threads: thread counts start at 1".into()).into());
             }
-            bench::run(&bench::BenchArgs {
+            let args = bench::BenchArgs {
                 lut,
                 width,
                 height,
@@ -395,7 +400,11 @@ fn run(cli: Cli) -> Result<String> {
                 qp,
                 runs,
                 threads,
-            })
+            };
+            match simd {
+                Some(choice) => bench::run_with(&args, choice),
+                None => bench::run(&args),
+            }
         }
     }
 }

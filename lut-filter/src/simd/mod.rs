@@ -1,0 +1,455 @@
+//! Row kernels of the engine, portable and SIMD, and the choice between them.
+//!
+//! The engine evaluates a node one look-up (pattern and rotation) at a time over all rows of
+//! the node's rectangle in a tile ([`SpatialKernel::rows`]; channel nodes: [`trilinear_row`]),
+//! then [`requantise_row`] turns the node's sums into features and [`residual_row`] turns the
+//! output sums into residuals. Every kernel has a portable version (the reference the SIMD
+//! versions are tested against, and the path used on any CPU) and, on x86-64, an AVX2 version
+//! processing 8 samples at once. The two are bit-exact for every input
+//! (`tests/simd_vs_portable.rs`); the portable path is itself compared with
+//! [`crate::reference`] through the engine. Design and measurements: `docs/performance.md`.
+//!
+//! **Choosing the level.** [`Level::active`] is what the engine uses by default: the best level
+//! the CPU supports (detected once at run time with `is_x86_feature_detected!`), unless the
+//! environment variable `LUT_FILTER_SIMD` says otherwise: `portable` forces the portable path,
+//! `avx2` asks for AVX2 (portable where the CPU lacks it), `auto` (or unset) detects. Tests and
+//! benchmarks choose per call with [`crate::Model::filter_region_with`] or the `level` argument
+//! of the kernels; a level the CPU does not support runs the portable path.
+
+use std::sync::OnceLock;
+
+use crate::interp::PreparedTable;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod portable;
+
+/// The environment variable that forces a level: `portable`, `avx2` or `auto`.
+pub const ENV: &str = "LUT_FILTER_SIMD";
+
+/// An instruction-set level of the row kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Level {
+    /// Plain Rust, any CPU.
+    Portable,
+    /// x86-64 AVX2: 8 samples per step, table reads by gathers.
+    Avx2,
+}
+
+impl Level {
+    /// Every level, portable first.
+    pub const ALL: [Level; 2] = [Level::Portable, Level::Avx2];
+
+    /// The best level this CPU supports.
+    pub fn detected() -> Level {
+        if Level::Avx2.is_supported() {
+            Level::Avx2
+        } else {
+            Level::Portable
+        }
+    }
+
+    /// The level the engine uses by default: [`ENV`] if set to a known level (a level this CPU
+    /// lacks falls back to portable), else [`Level::detected`]. Read once per process.
+    pub fn active() -> Level {
+        static ACTIVE: OnceLock<Level> = OnceLock::new();
+        *ACTIVE.get_or_init(|| {
+            match std::env::var(ENV)
+                .ok()
+                .and_then(|v| v.parse::<Choice>().ok())
+            {
+                Some(Choice::Level(l)) => l.supported_or_portable(),
+                Some(Choice::Auto) | None => Level::detected(),
+            }
+        })
+    }
+
+    /// Whether this CPU can run the level.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Level::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => avx2::Token::new().is_some(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Level::Avx2 => false,
+        }
+    }
+
+    /// The levels this CPU can run, portable first.
+    pub fn supported() -> Vec<Level> {
+        Level::ALL
+            .into_iter()
+            .filter(|l| l.is_supported())
+            .collect()
+    }
+
+    /// This level if the CPU supports it, else portable: what a call at this level runs.
+    pub fn supported_or_portable(self) -> Level {
+        if self.is_supported() {
+            self
+        } else {
+            Level::Portable
+        }
+    }
+
+    /// Lower-case name (`portable`, `avx2`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Portable => "portable",
+            Level::Avx2 => "avx2",
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A level, or automatic detection: what `LUT_FILTER_SIMD` and `--simd` accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// [`Level::detected`].
+    Auto,
+    /// This level (portable where unsupported).
+    Level(Level),
+}
+
+impl Choice {
+    /// The level this choice runs at on this CPU.
+    pub fn level(self) -> Level {
+        match self {
+            Choice::Auto => Level::detected(),
+            Choice::Level(l) => l.supported_or_portable(),
+        }
+    }
+}
+
+impl std::str::FromStr for Choice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Choice::Auto),
+            "portable" | "scalar" | "none" => Ok(Choice::Level(Level::Portable)),
+            "avx2" => Ok(Choice::Level(Level::Avx2)),
+            other => Err(format!(
+                "unknown SIMD level '{other}' (expected auto, portable or avx2)"
+            )),
+        }
+    }
+}
+
+/// The tap values of a row of samples: sample `x`'s tap `t` is `data[start[t] + x * step]`.
+#[derive(Clone, Copy, Debug)]
+pub struct RowTaps<'a> {
+    /// The map the taps read (values with the look-up's fraction bits).
+    pub data: &'a [u16],
+    /// Index in `data` of each tap of sample 0.
+    pub start: [usize; 4],
+    /// Distance in `data` between consecutive samples' taps (1, or 2 for a chroma-from-luma
+    /// reduction on a horizontally sub-sampled grid).
+    pub step: usize,
+}
+
+impl RowTaps<'_> {
+    /// The four tap values of sample `x`.
+    #[inline(always)]
+    pub fn values(&self, x: usize) -> [u32; 4] {
+        self.start.map(|s| u32::from(self.data[s + x * self.step]))
+    }
+}
+
+/// The kernels of one resolved level (resolved once per call by the engine).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kernels {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(avx2::Token),
+}
+
+impl Kernels {
+    /// The kernels of `level`, or the portable ones where the CPU lacks it.
+    pub(crate) fn new(level: Level) -> Kernels {
+        match level {
+            Level::Portable => Kernels::Portable,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => avx2::Token::new().map_or(Kernels::Portable, Kernels::Avx2),
+            #[cfg(not(target_arch = "x86_64"))]
+            Level::Avx2 => Kernels::Portable,
+        }
+    }
+
+    /// Whether the spatial kernel reads DFC rows laid out by position
+    /// ([`PreparedTable::with_dense`]) when a table carries them.
+    pub(crate) fn reads_dense(self) -> bool {
+        !matches!(self, Kernels::Portable)
+    }
+
+    /// See [`trilinear_row`].
+    pub(crate) fn trilinear_row(
+        self,
+        table: &[i8],
+        k: usize,
+        inputs: [(&[u16], u32); 3],
+        n: usize,
+        acc: &mut [i32],
+        stride: usize,
+    ) {
+        check_acc(n, k, acc.len(), stride);
+        assert!(
+            inputs.iter().all(|(d, _)| d.len() >= n),
+            "trilinear_row: inputs shorter than the row"
+        );
+        match self {
+            Kernels::Portable => portable::trilinear_row(table, k, inputs, n, acc, stride),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(t) => avx2::trilinear_row(t, table, k, inputs, n, acc, stride),
+        }
+    }
+
+    /// See [`requantise_row`].
+    #[inline]
+    pub(crate) fn requantise_row(self, raw: &[i32], terms: u32, out: &mut [u16]) {
+        assert!(raw.len() >= out.len(), "requantise_row: raw row too short");
+        assert!(
+            (1..=1 << 16).contains(&terms),
+            "requantise_row: 1 to 65536 terms"
+        );
+        match self {
+            Kernels::Portable => portable::requantise_row(raw, terms, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(t) => avx2::requantise_row(t, raw, terms, out),
+        }
+    }
+
+    /// See [`residual_row`].
+    #[inline]
+    pub(crate) fn residual_row(
+        self,
+        sums: &[i32],
+        scale: i32,
+        scale_shift: u8,
+        bit_depth: u8,
+        out: &mut [i32],
+    ) {
+        assert!(sums.len() >= out.len(), "residual_row: sum row too short");
+        assert!(scale_shift <= 24, "residual_row: scale_shift is at most 24");
+        assert!(
+            (8..=12).contains(&bit_depth),
+            "residual_row: bit depth 8..=12"
+        );
+        match self {
+            Kernels::Portable => portable::residual_row(sums, scale, scale_shift, bit_depth, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(t) => avx2::residual_row(t, sums, scale, scale_shift, bit_depth, out),
+        }
+    }
+}
+
+fn check_acc(n: usize, k: usize, len: usize, stride: usize) {
+    assert!((1..=8).contains(&k), "spatial_row: 1 to 8 outputs");
+    assert!(
+        n == 0 || (stride >= n && (k - 1) * stride + n <= len),
+        "spatial_row: accumulator of {len} for {k} outputs of {n} samples at stride {stride}"
+    );
+}
+
+/// Rows of samples for [`SpatialKernel::rows`]: `rows` rows of `n` samples; row `y`'s taps
+/// start `y * pitch` further in the map than row 0's, and its sums go `y * acc_pitch` further
+/// in the accumulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rows {
+    /// Samples per row.
+    pub n: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Distance in the map between the taps of consecutive rows.
+    pub pitch: usize,
+    /// Distance in the accumulator between consecutive rows (at least `n`).
+    pub acc_pitch: usize,
+}
+
+impl Rows {
+    /// One row of `n` samples.
+    pub fn one(n: usize) -> Rows {
+        Rows {
+            n,
+            rows: 1,
+            pitch: 0,
+            acc_pitch: n,
+        }
+    }
+
+    /// The accumulator span of one output: `(rows - 1) * acc_pitch + n`.
+    fn span(&self) -> usize {
+        if self.rows == 0 || self.n == 0 {
+            0
+        } else {
+            (self.rows - 1) * self.acc_pitch + self.n
+        }
+    }
+}
+
+/// A 4-simplex look-up prepared for the row kernel of a level: the table, the fraction bits
+/// of the values it reads and its outputs are fixed, the level's per-table constants computed
+/// once (the engine makes one per look-up and filter call).
+pub struct SpatialKernel<'a> {
+    table: PreparedTable<'a>,
+    fb: u32,
+    k: usize,
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<Box<avx2::Spatial<'a>>>,
+}
+
+impl std::fmt::Debug for SpatialKernel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpatialKernel")
+            .field("level", &self.level())
+            .field("fb", &self.fb)
+            .field("k", &self.k)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> SpatialKernel<'a> {
+    /// The kernel of `level` (portable where the CPU lacks it, or where the SIMD path cannot
+    /// run the table) for look-ups in `table` of values with `fb` fraction bits (`1..=8`), with
+    /// `k` outputs (`1..=8`).
+    pub fn new(level: Level, table: PreparedTable<'a>, fb: u32, k: usize) -> Self {
+        assert!((1..=8).contains(&k), "spatial kernel: 1 to 8 outputs");
+        assert!(
+            (1..=8).contains(&fb),
+            "spatial kernel: 1 to 8 fraction bits"
+        );
+        let kernels = Kernels::new(level);
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = match kernels {
+            Kernels::Avx2(t) => avx2::Spatial::new(t, &table, fb, k).map(Box::new),
+            Kernels::Portable => None,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = kernels;
+        SpatialKernel {
+            table,
+            fb,
+            k,
+            #[cfg(target_arch = "x86_64")]
+            avx2,
+        }
+    }
+
+    /// The level the rows run at.
+    pub fn level(&self) -> Level {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2.is_some() {
+            return Level::Avx2;
+        }
+        Level::Portable
+    }
+
+    /// Adds the look-ups of `n` samples (taps `taps`) to the accumulator rows: output `j` of
+    /// sample `x` is added to `acc[j * stride + x]`, in units of 1/256 of a table value (as
+    /// [`PreparedTable::lookup`]). Tap values must lie within the table's grid (below
+    /// `16 << fb`), as the engine's maps do; outside it the kernels panic (portable) or may
+    /// panic (SIMD: rows outside the table fall back to the portable code), never reading
+    /// outside the table.
+    pub fn row(&self, taps: &RowTaps<'_>, n: usize, acc: &mut [i32], stride: usize) {
+        self.rows(taps, Rows::one(n), acc, stride);
+    }
+
+    /// [`SpatialKernel::row`] on several rows at once (the engine's call: one per look-up and
+    /// tile): sample `x` of row `y` has taps at `start[t] + y * pitch + x * step` and adds
+    /// output `j` to `acc[j * stride + y * acc_pitch + x]`.
+    pub fn rows(&self, taps: &RowTaps<'_>, block: Rows, acc: &mut [i32], stride: usize) {
+        let span = block.span();
+        assert!(
+            block.rows <= 1 || block.acc_pitch >= block.n,
+            "spatial kernel: accumulator rows overlap"
+        );
+        check_acc(span, self.k, acc.len(), stride);
+        if span == 0 {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(k) = &self.avx2 {
+            k.rows(&self.table, taps, block, acc, stride);
+            return;
+        }
+        portable_rows(&self.table, taps, self.fb, block, self.k, acc, stride);
+    }
+}
+
+/// [`SpatialKernel::rows`] row by row with the portable kernel.
+fn portable_rows(
+    table: &PreparedTable<'_>,
+    taps: &RowTaps<'_>,
+    fb: u32,
+    block: Rows,
+    k: usize,
+    acc: &mut [i32],
+    stride: usize,
+) {
+    for y in 0..block.rows {
+        let row = RowTaps {
+            start: taps.start.map(|s| s + y * block.pitch),
+            ..*taps
+        };
+        let acc = &mut acc[y * block.acc_pitch..];
+        portable::spatial_row(table, &row, fb, 0..block.n, k, acc, stride);
+    }
+}
+
+/// [`SpatialKernel::row`] of a kernel made for this one call.
+#[allow(clippy::too_many_arguments)]
+pub fn spatial_row(
+    level: Level,
+    table: &PreparedTable<'_>,
+    taps: &RowTaps<'_>,
+    fb: u32,
+    n: usize,
+    k: usize,
+    acc: &mut [i32],
+    stride: usize,
+) {
+    SpatialKernel::new(level, *table, fb, k).row(taps, n, acc, stride);
+}
+
+/// Requantises node sums into 8-bit features: `out[x] = clamp(floor((raw[x] + 128 terms) /
+/// (256 terms)) + 127, 0, 255)` ([`crate::reference::requantise`]) for `x < out.len()`.
+pub fn requantise_row(level: Level, raw: &[i32], terms: u32, out: &mut [u16]) {
+    Kernels::new(level).requantise_row(raw, terms, out);
+}
+
+/// The residual of each output sum (`out.len()` of them) at `bit_depth` (8 to 12)
+/// ([`crate::reference::residual`]), saturated to `±RESIDUAL_LIMIT` (beyond which every
+/// sample saturates anyway). Exact while `|sum * scale| < 2^60` (the engine's sums stay below
+/// 2^25: 64 terms of at most 12 look-ups of `128 * 256`).
+pub fn residual_row(
+    level: Level,
+    sums: &[i32],
+    scale: i32,
+    scale_shift: u8,
+    bit_depth: u8,
+    out: &mut [i32],
+) {
+    Kernels::new(level).residual_row(sums, scale, scale_shift, bit_depth, out);
+}
+
+/// Residuals are saturated to this magnitude by [`residual_row`].
+pub const RESIDUAL_LIMIT: i32 = 1 << 16;
+
+/// Adds the trilinear look-up of `n` samples to the accumulator rows (layout as
+/// [`SpatialKernel::row`]); input `i` of sample `x` is `inputs[i].0[x]` with `inputs[i].1`
+/// fraction bits (`1..=8`), in `table` (`17^3` rows of `k` outputs).
+pub fn trilinear_row(
+    level: Level,
+    table: &[i8],
+    k: usize,
+    inputs: [(&[u16], u32); 3],
+    n: usize,
+    acc: &mut [i32],
+    stride: usize,
+) {
+    Kernels::new(level).trilinear_row(table, k, inputs, n, acc, stride);
+}
