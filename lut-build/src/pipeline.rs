@@ -2,7 +2,7 @@
 //! split, and evaluate a container on any split the way VTM measures (10-bit PSNR, peak 1020,
 //! mean of per-picture values; rate from the bitstream; BD-rate with PCHIP).
 
-use lut_filter::{ChromaFormat, Component, Container, ContainerWriter, Picture, Plane, PlaneMut};
+use lut_filter::{Component, Container, ContainerWriter, PlaneMut};
 use serde::Serialize;
 
 use crate::corpus::{EncodePairs, Picture10};
@@ -98,15 +98,7 @@ pub fn fit_models(
 
 /// Filters a reconstruction with the container (model per component chosen by the slice QP).
 pub fn filter_picture(container: &Container, p: &Picture10, qp: i32) -> Picture10 {
-    let (cw, ch) = (p.width.div_ceil(2), p.height.div_ceil(2));
-    let pic = Picture::new(
-        Plane::new(&p.y, p.width, p.width, p.height).expect("valid plane"),
-        Some(Plane::new(&p.u, cw, cw, ch).expect("valid plane")),
-        Some(Plane::new(&p.v, cw, cw, ch).expect("valid plane")),
-        ChromaFormat::Yuv420,
-        10,
-    )
-    .expect("valid picture");
+    let pic = p.view().expect("a consistent picture");
     let mut out = p.clone();
     for c in Component::ALL {
         let Some(model) = container.select(c, qp) else {

@@ -96,6 +96,29 @@ impl Picture10 {
         self.y.len() + self.u.len() + self.v.len()
     }
 
+    /// Plane `c` as the runtime's plane view.
+    ///
+    /// # Errors
+    /// If the picture is not consistent ([`Picture10::is_consistent`]).
+    pub fn plane_view(&self, c: usize) -> Result<lut_filter::Plane<'_, u16>, lut_filter::Error> {
+        let (w, h) = self.plane_size(c);
+        lut_filter::Plane::new(self.plane(c), w, w, h)
+    }
+
+    /// The picture as the runtime's 10-bit 4:2:0 picture view.
+    ///
+    /// # Errors
+    /// If the picture is not consistent ([`Picture10::is_consistent`]).
+    pub fn view(&self) -> Result<lut_filter::Picture<'_, u16>, lut_filter::Error> {
+        lut_filter::Picture::new(
+            self.plane_view(0)?,
+            Some(self.plane_view(1)?),
+            Some(self.plane_view(2)?),
+            lut_filter::ChromaFormat::Yuv420,
+            BIT_DEPTH as u8,
+        )
+    }
+
     /// Whether the plane lengths agree with `width` and `height`.
     pub fn is_consistent(&self) -> bool {
         let c = self.chroma_width() * self.chroma_height();

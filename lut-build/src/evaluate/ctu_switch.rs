@@ -6,7 +6,6 @@
 //! would code are added to the rate, each counted as `flag_bits` bits (1 by default: an
 //! uncoded flag; CABAC would spend less on skewed flags).
 
-use lut_filter::Plane;
 use lut_filter::ctu::{ctu_ssd, decide, vtm_lambda};
 use serde::{Deserialize, Serialize};
 
@@ -65,15 +64,9 @@ impl CtuSwitch {
         for c in 0..3 {
             let (w, h) = recon.plane_size(c);
             let ctu = if c == 0 { self.ctu } else { self.ctu / 2 }.max(1);
-            fn plane(p: &Picture10, c: usize, w: usize, h: usize) -> Plane<'_, u16> {
-                Plane::new(p.plane(c), w, w, h).expect("consistent plane")
-            }
-            let (off_ssd, on_ssd) = ctu_ssd(
-                &plane(original, c, w, h),
-                &plane(recon, c, w, h),
-                &plane(filtered, c, w, h),
-                ctu,
-            );
+            let [o, r, f] =
+                [original, recon, filtered].map(|p| p.plane_view(c).expect("a consistent picture"));
+            let (off_ssd, on_ssd) = ctu_ssd(&o, &r, &f, ctu);
             let d = decide(&off_ssd, &on_ssd, lambda, self.flag_bits)
                 .expect("lambda and flag bits are finite and >= 0");
             flags += d.flags_coded;

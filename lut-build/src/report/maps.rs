@@ -6,11 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use lut_filter::look::{self, Options};
-use lut_filter::{ChromaFormat, Picture, Plane};
 use serde::Serialize;
 
 use super::Report;
-use crate::corpus::Picture10;
 use crate::evaluate::{Evaluator, PointSource};
 use crate::pipeline::filter_picture;
 
@@ -33,17 +31,6 @@ pub struct FrameMap {
     pub error_map: PathBuf,
     /// Original | reconstruction | filtered with a zoom (relative to the report folder).
     pub side_by_side: PathBuf,
-}
-
-fn picture(p: &Picture10) -> Result<Picture<'_, u16>, lut_filter::Error> {
-    let (cw, ch) = (p.chroma_width(), p.chroma_height());
-    Picture::new(
-        Plane::new(&p.y, p.width, p.width, p.height)?,
-        Some(Plane::new(&p.u, cw, cw, ch)?),
-        Some(Plane::new(&p.v, cw, cw, ch)?),
-        ChromaFormat::Yuv420,
-        10,
-    )
 }
 
 /// Renders the best and worst frame of every sequence into `dir/maps/`; returns what was
@@ -105,9 +92,9 @@ pub fn write_frame_maps(
                     ..Options::default()
                 };
                 let pics = look::render(
-                    &picture(&f.original)?,
-                    &picture(&f.reconstruction)?,
-                    &picture(&filtered)?,
+                    &f.original.view()?,
+                    &f.reconstruction.view()?,
+                    &filtered.view()?,
                     &options,
                 )?;
                 let stem = format!("{cfg}_{seq}_{which}");

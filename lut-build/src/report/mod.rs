@@ -129,44 +129,12 @@ impl Report {
             self.bd_qps
         ));
         s.push_str("| cfg | sequence | class | Y | U | V | YUV (6:1:1) | BD-PSNR Y (dB) |\n|---|---|---|---|---|---|---|---|\n");
-        for (cfg, cmp) in &self.bd_rate {
-            match cmp {
-                Ok(c) => {
-                    for q in &c.sequences {
-                        let warn = if q.small_overlap.is_empty() {
-                            ""
-                        } else {
-                            " ⚠"
-                        };
-                        s.push_str(&format!(
-                            "| {cfg} | {}{warn} | {} | {:+.2} % | {:+.2} % | {:+.2} % | {:+.2} % | {} |\n",
-                            q.sequence,
-                            q.class.as_deref().unwrap_or("-"),
-                            q.y,
-                            q.u,
-                            q.v,
-                            q.yuv,
-                            self.bd_psnr_y
-                                .get(cfg)
-                                .and_then(|m| m.get(&q.sequence))
-                                .map_or("-".into(), |v| format!("{v:+.4}"))
-                        ));
-                    }
-                    for a in c.classes.iter().chain([&c.overall]) {
-                        s.push_str(&format!(
-                            "| {cfg} | **{}** ({} seq.) | | **{:+.2} %** | **{:+.2} %** | **{:+.2} %** | **{:+.2} %** | |\n",
-                            if a.name == "overall" { "average".to_string() } else { format!("class {}", a.name) },
-                            a.sequences,
-                            a.y,
-                            a.u,
-                            a.v,
-                            a.yuv
-                        ));
-                    }
-                }
-                Err(e) => s.push_str(&format!("| {cfg} | no BD-rate: {e} | | | | | | |\n")),
-            }
-        }
+        s.push_str(&bd_table_rows(&self.bd_rate, &|cfg, seq| {
+            self.bd_psnr_y
+                .get(cfg)
+                .and_then(|m| m.get(seq))
+                .map_or("-".into(), |v| format!("{v:+.4}"))
+        }));
         if self
             .bd_rate
             .values()
@@ -179,32 +147,15 @@ impl Report {
             "\n## BD-rate with CTU on/off (what an encoder keeps)\n\nPer picture and component the \
              encoder emulation keeps off / all on / per-CTU flags (CTU {} luma, {} chroma) by \
              J = D + lambda R, lambda = {} * 2^(sliceQP/3); every flag is counted as {} bit in the \
-             rate.\n\n| cfg | sequence | Y | U | V | YUV (6:1:1) |\n|---|---|---|---|---|---|\n",
+             rate.\n\n| cfg | sequence | class | Y | U | V | YUV (6:1:1) | |\n|---|---|---|---|---|---|---|---|\n",
             self.ctu_switch.ctu,
             self.ctu_switch.ctu / 2,
             self.ctu_switch.lambda_factor,
             self.ctu_switch.flag_bits
         ));
-        for (cfg, cmp) in &self.bd_rate_switched {
-            match cmp {
-                Ok(c) => {
-                    for q in &c.sequences {
-                        s.push_str(&format!(
-                            "| {cfg} | {} | {:+.2} % | {:+.2} % | {:+.2} % | {:+.2} % |\n",
-                            q.sequence, q.y, q.u, q.v, q.yuv
-                        ));
-                    }
-                    for a in c.classes.iter().chain([&c.overall]) {
-                        s.push_str(&format!(
-                            "| {cfg} | **{}** ({} seq.) | **{:+.2} %** | **{:+.2} %** | **{:+.2} %** | **{:+.2} %** |\n",
-                            if a.name == "overall" { "average".to_string() } else { format!("class {}", a.name) },
-                            a.sequences, a.y, a.u, a.v, a.yuv
-                        ));
-                    }
-                }
-                Err(e) => s.push_str(&format!("| {cfg} | no BD-rate: {e} | | | | |\n")),
-            }
-        }
+        s.push_str(&bd_table_rows(&self.bd_rate_switched, &|_, _| {
+            String::new()
+        }));
         s.push_str("\n## Mean delta-PSNR per QP (dB)\n\n| cfg | QP | sequences | Y | U | V |\n|---|---|---|---|---|---|\n");
         let mut keys: Vec<(&str, u32)> = self
             .rows
@@ -307,6 +258,54 @@ impl Report {
         }
         out
     }
+}
+
+/// Markdown rows of a BD-rate table `| cfg | sequence | class | Y | U | V | YUV | extra |`:
+/// per sequence (marked ⚠ when a PSNR overlap is small), per class and the average; `extra`
+/// gives the last cell of a sequence row from its configuration and name.
+fn bd_table_rows(
+    table: &BTreeMap<String, Result<Comparison, String>>,
+    extra: &dyn Fn(&str, &str) -> String,
+) -> String {
+    let mut s = String::new();
+    for (cfg, cmp) in table {
+        let c = match cmp {
+            Ok(c) => c,
+            Err(e) => {
+                s.push_str(&format!("| {cfg} | no BD-rate: {e} | | | | | | |\n"));
+                continue;
+            }
+        };
+        for q in &c.sequences {
+            let warn = if q.small_overlap.is_empty() {
+                ""
+            } else {
+                " ⚠"
+            };
+            s.push_str(&format!(
+                "| {cfg} | {}{warn} | {} | {:+.2} % | {:+.2} % | {:+.2} % | {:+.2} % | {} |\n",
+                q.sequence,
+                q.class.as_deref().unwrap_or("-"),
+                q.y,
+                q.u,
+                q.v,
+                q.yuv,
+                extra(cfg, &q.sequence)
+            ));
+        }
+        for a in c.classes.iter().chain([&c.overall]) {
+            let name = if a.name == "overall" {
+                "average".to_string()
+            } else {
+                format!("class {}", a.name)
+            };
+            s.push_str(&format!(
+                "| {cfg} | **{name}** ({} seq.) | | **{:+.2} %** | **{:+.2} %** | **{:+.2} %** | **{:+.2} %** | |\n",
+                a.sequences, a.y, a.u, a.v, a.yuv
+            ));
+        }
+    }
+    s
 }
 
 /// Configurations present, sorted.
