@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
-use plotters::coord::combinators::BindKeyPoints;
-use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::combinators::{BindKeyPoints, LogCoord, WithKeyPoints};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{Report, sequences};
@@ -193,7 +193,7 @@ fn rate_range(pts: &[&EvalRow]) -> std::ops::Range<f64> {
 }
 
 /// The log-scale rate axis with ticks at 1-2-5 multiples of powers of ten.
-fn rate_axis(pts: &[&EvalRow]) -> impl Ranged<ValueType = f64> + ValueFormatter<f64> + use<> {
+fn rate_axis(pts: &[&EvalRow]) -> RateAxis {
     let r = rate_range(pts);
     let mut ticks = Vec::new();
     let mut decade = 10f64.powf(r.start.log10().floor());
@@ -209,6 +209,39 @@ fn rate_axis(pts: &[&EvalRow]) -> impl Ranged<ValueType = f64> + ValueFormatter<
     r.log_scale().with_key_points(ticks)
 }
 
+/// The x axis of every panel: log-scale kbps with chosen ticks.
+type RateAxis = WithKeyPoints<LogCoord<f64>>;
+
+/// A panel's chart.
+type PanelChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RateAxis, RangedCoordf64>>;
+
+/// A panel's chart: log-rate x axis, `y` range, caption and mesh.
+fn panel<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    pts: &[&EvalRow],
+    caption: String,
+    y: std::ops::Range<f64>,
+    y_desc: &str,
+) -> Result<PanelChart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 15))
+        .margin(8)
+        .x_label_area_size(34)
+        .y_label_area_size(48)
+        .build_cartesian_2d(rate_axis(pts), y)?;
+    chart
+        .configure_mesh()
+        .x_desc("kbps (log)")
+        .y_desc(y_desc)
+        .x_labels(6)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .light_line_style(WHITE)
+        .label_style(("sans-serif", 12))
+        .draw()?;
+    Ok(chart)
+}
+
 fn rd_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     seq: &str,
@@ -220,22 +253,13 @@ fn rd_panel<DB: DrawingBackend>(
         (a.min(v), b.max(v))
     });
     let pad = ((hi - lo) * 0.08).max(0.2);
-    let mut chart = ChartBuilder::on(area)
-        .caption(format!("{seq}{bd}"), ("sans-serif", 15))
-        .margin(8)
-        .x_label_area_size(34)
-        .y_label_area_size(48)
-        .build_cartesian_2d(rate_axis(pts), (lo - pad)..(hi + pad))?;
-    chart
-        .configure_mesh()
-        .x_desc("kbps (log)")
-        .y_desc("PSNR Y (dB)")
-        .x_labels(6)
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{v:.2}"))
-        .light_line_style(WHITE)
-        .label_style(("sans-serif", 12))
-        .draw()?;
+    let mut chart = panel(
+        area,
+        pts,
+        format!("{seq}{bd}"),
+        (lo - pad)..(hi + pad),
+        "PSNR Y (dB)",
+    )?;
     let grey = RGBColor(120, 120, 120);
     let curve = |f: fn(&EvalRow) -> f64| -> Vec<(f64, f64)> {
         pts.iter().map(|r| (r.kbps, f(r))).collect()
@@ -269,25 +293,13 @@ fn delta_panel<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let deltas: Vec<[f64; 3]> = pts.iter().map(|r| r.delta()).collect();
     let m = deltas.iter().flatten().fold(0.02f64, |m, d| m.max(d.abs())) * 1.15;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!("{seq}: delta-PSNR (filtered - unfiltered)"),
-            ("sans-serif", 15),
-        )
-        .margin(8)
-        .x_label_area_size(34)
-        .y_label_area_size(48)
-        .build_cartesian_2d(rate_axis(pts), -m..m)?;
-    chart
-        .configure_mesh()
-        .x_desc("kbps (log)")
-        .y_desc("dB")
-        .x_labels(6)
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{v:.2}"))
-        .light_line_style(WHITE)
-        .label_style(("sans-serif", 12))
-        .draw()?;
+    let mut chart = panel(
+        area,
+        pts,
+        format!("{seq}: delta-PSNR (filtered - unfiltered)"),
+        -m..m,
+        "dB",
+    )?;
     let r = rate_range(pts);
     chart.draw_series(LineSeries::new(
         [(r.start, 0.0), (r.end, 0.0)],
