@@ -5,3 +5,4 @@ pub mod evaluate;
 pub mod fit;
 pub mod pipeline;
 pub mod report;
+pub mod net;
