@@ -1,8 +1,11 @@
 //! Library side of `lut-build`.
 
+pub mod compact;
 pub mod corpus;
 pub mod evaluate;
+pub mod finetune;
 pub mod fit;
-pub mod pipeline;
-pub mod report;
 pub mod net;
+pub mod pipeline;
+pub mod prune;
+pub mod report;

@@ -7,7 +7,12 @@
 //!   reconstruction's PSNR against the encoder log (see `lut_build::corpus`);
 //! * `fit` fits LUT models by least squares on the train split (`lut_build::fit`);
 //! * `benchmark` measures a container on the corpus: PSNR per QP and BD-rate;
-//! * `export` writes one corpus reconstruction as a 10-bit Y4M file.
+//! * `export` writes one corpus reconstruction as a 10-bit Y4M file;
+//! * `compact` rewrites regular tables as DFC (`lut_build::compact`);
+//! * `prune` shrinks DFC geometries by measured table accesses (`lut_build::prune`);
+//! * `init-net`, `from-net`, `verify`, `inspect`: random networks of preset architectures, the
+//!   network -> table transfer, network vs tables on the corpus, and what a `.net` / `.lut`
+//!   holds (`lut_build::net`, `docs/network.md`).
 //!
 //! Transfer, compaction, pruning and fine-tuning are the lut-build issue's work.
 
@@ -44,12 +49,36 @@ enum Command {
     /// network needed): each stage's tables minimise the squared error of the filtered
     /// reconstruction, with a ridge and a level-smoothness penalty.
     Fit(commands::fit::FitArgs),
+    /// Fine-tune a container's tables on the train split (LUT-aware: the runtime's forward with
+    /// straight-through rounding, MSE, Adam on random crops), or train new cascades from
+    /// random tables (--init-stages); see docs/finetune.md.
+    Finetune(commands::finetune::FinetuneArgs),
     /// Measure a container on the corpus like a JVET test: PSNR (VTM convention) of every
     /// bitstream's reconstruction before and after filtering, delta-PSNR per QP, BD-rate.
     Benchmark(commands::benchmark::BenchmarkArgs),
+    /// Rewrite every regular spatial table of a container as DFC (fine band + coarse grid):
+    /// exact inside the band. DFC tables of another geometry are refused unless --lossy.
+    Compact(commands::compact::CompactArgs),
+    /// Prune a container by what real video reaches: count table accesses on the corpus, then
+    /// shrink each spatial node's DFC geometry (smaller band, coarser grid) as far as the
+    /// look-ups' RMS change stays within --threshold; canonical fine indexes are omitted.
+    Prune(commands::prune::PruneArgs),
     /// Write one corpus reconstruction (decoded through the cache) as a 10-bit Y4M file, e.g.
     /// for `lut-filter filter` or `lut-filter look`.
     Export(commands::export::ExportArgs),
+    /// Transfer a trained network (`.net`, or an ONNX directory) into a LUT container: every unit evaluated at every
+    /// grid node, quantised by its transfer, DFC-compacted where the description (or
+    /// `--layout`) asks; prints per-model table sizes, clipped entries and wall time.
+    FromNet(commands::net::FromNetArgs),
+    /// Compare a network with its LUT container on corpus reconstructions: PSNR of unfiltered,
+    /// network and LUT output, the network-LUT gap, and single-thread ns/sample of each.
+    Verify(commands::verify::VerifyArgs),
+    /// Describe a network (`.net`: models, nodes, units, MACs, parameters) or a LUT container
+    /// (`.lut`: version, checksum, models, tensors).
+    Inspect(commands::net::InspectArgs),
+    /// Write a network with random weights for preset architectures (tests, timing, and the
+    /// trainer's starting point).
+    InitNet(commands::net::InitNetArgs),
     /// Decode the corpus bitstreams into the reconstruction cache (skipping those already there)
     /// and print, per bitstream, the reconstruction's PSNR (VTM convention: 10 bit, peak 1020,
     /// mean of per-frame PSNRs) next to the encoder log's, and the largest sample difference.
@@ -235,8 +264,15 @@ fn main() -> anyhow::Result<()> {
             tolerance,
         } => decode_command(data, split, config, qp, cache, tolerance)?,
         Command::Fit(args) => commands::fit::run(args)?,
+        Command::Finetune(args) => commands::finetune::run(args)?,
         Command::Benchmark(args) => commands::benchmark::run(args)?,
         Command::Export(args) => commands::export::run(args)?,
+        Command::FromNet(args) => commands::net::from_net(args)?,
+        Command::Verify(args) => commands::verify::run(args)?,
+        Command::Inspect(args) => commands::net::inspect(args)?,
+        Command::InitNet(args) => commands::net::init_net(args)?,
+        Command::Compact(args) => commands::compact::run(args)?,
+        Command::Prune(args) => commands::prune::run(args)?,
     }
     Ok(())
 }

@@ -13,8 +13,10 @@ use crate::plan::{ModelPlan, TensorEntry, TensorType, plan_model};
 pub const FORMAT_NAME: &str = "lut-ilf";
 /// Major version this build reads and writes.
 pub const FORMAT_MAJOR: u32 = 1;
-/// Minor version this build writes (readers accept any minor of their major).
-pub const FORMAT_MINOR: u32 = 0;
+/// Minor version this build writes (readers accept any minor of their major). 1.1: a DFC
+/// table's `fine_index` tensor may be absent, meaning the canonical index; 1.0 files (which
+/// always hold it) are read unchanged.
+pub const FORMAT_MINOR: u32 = 1;
 /// Metadata keys.
 pub mod keys {
     /// Format name.

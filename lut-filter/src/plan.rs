@@ -48,7 +48,9 @@ pub struct RequiredTensor {
 pub enum RequiredKind {
     /// int8 table values.
     Table,
-    /// DFC fine index (int16, or int32 where rows exceed int16).
+    /// DFC fine index (int16, or int32 where rows exceed int16). Optional since format 1.1:
+    /// when the tensor is absent, the index is the canonical one,
+    /// [`DfcGeometry::fine_index`](crate::tables::DfcGeometry::fine_index).
     FineIndex,
 }
 
@@ -264,36 +266,43 @@ pub(crate) fn plan_model(
                     shape: vec![geometry.coarse_rows(), *k],
                 })?;
                 let index_name = format!("{prefix}/fine_index");
-                let it = fetch(&RequiredTensor {
-                    name: index_name.clone(),
-                    kind: RequiredKind::FineIndex,
-                    shape: vec![geometry.index_len()],
-                })?;
-                let raw = &bytes[it.range.clone()];
-                let index: Vec<i32> = match it.dtype {
-                    TensorType::I16 => raw
-                        .chunks_exact(2)
-                        .map(|b| i32::from(i16::from_le_bytes([b[0], b[1]])))
-                        .collect(),
-                    _ => raw
-                        .chunks_exact(4)
-                        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect(),
-                };
-                // Positions on the grid must name a fine row; the others are never read.
-                for (pos, (&v, &c)) in index.iter().zip(&canonical).enumerate() {
-                    let ok = if c >= 0 {
-                        (0..rows as i32).contains(&v)
-                    } else {
-                        (-1..rows as i32).contains(&v)
+                // Format 1.1: an absent index is the canonical one (derived from the geometry).
+                let index = if tensors.contains_key(&index_name) {
+                    let it = fetch(&RequiredTensor {
+                        name: index_name.clone(),
+                        kind: RequiredKind::FineIndex,
+                        shape: vec![geometry.index_len()],
+                    })?;
+                    let raw = &bytes[it.range.clone()];
+                    let index: Vec<i32> = match it.dtype {
+                        TensorType::I16 => raw
+                            .chunks_exact(2)
+                            .map(|b| i32::from(i16::from_le_bytes([b[0], b[1]])))
+                            .collect(),
+                        _ => raw
+                            .chunks_exact(4)
+                            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                            .collect(),
                     };
-                    if !ok {
-                        return Err(Error::tensor(
-                            &index_name,
-                            format!("entry {pos} is {v}, outside the {rows} fine rows"),
-                        ));
+                    // Positions on the grid must name a fine row (several may name the same
+                    // one); the others are never read.
+                    for (pos, (&v, &c)) in index.iter().zip(&canonical).enumerate() {
+                        let ok = if c >= 0 {
+                            (0..rows as i32).contains(&v)
+                        } else {
+                            (-1..rows as i32).contains(&v)
+                        };
+                        if !ok {
+                            return Err(Error::tensor(
+                                &index_name,
+                                format!("entry {pos} is {v}, outside the {rows} fine rows"),
+                            ));
+                        }
                     }
-                }
+                    index
+                } else {
+                    canonical
+                };
                 Ok(TableLoc::Dfc {
                     geometry,
                     fine: fine.range.clone(),

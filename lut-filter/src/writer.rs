@@ -1,15 +1,14 @@
 //! Writing containers (used by lut-build, lut-train and tests).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use safetensors::Dtype;
 
 use crate::Error;
 use crate::container::{Container, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_NAME, keys};
-use crate::description::{ContainerDescription, ModelDescription, Node, TableLayout};
+use crate::description::{ContainerDescription, ModelDescription};
 use crate::plan::{RequiredKind, RequiredTensor, check_description, required_tensors};
-use crate::tables::DfcGeometry;
 
 /// A tensor to write: element type, shape, little-endian bytes.
 type TensorData = (Dtype, Vec<usize>, Vec<u8>);
@@ -29,7 +28,9 @@ impl ContainerWriter {
 
     /// Adds a model. `table` is called once per int8 table the description requires (see
     /// [`required_tensors`]) and must return `shape[0] * shape[1]` values, rows of outputs
-    /// adjacent; DFC fine index tables are filled with the canonical index.
+    /// adjacent. DFC fine index tables are not written: an absent index is the canonical one
+    /// (format 1.1, [`DfcGeometry::fine_index`](crate::tables::DfcGeometry::fine_index)); add one with [`ContainerWriter::add_index`]
+    /// to store it explicitly (as format 1.0 required).
     pub fn add_model(
         &mut self,
         desc: ModelDescription,
@@ -38,22 +39,6 @@ impl ContainerWriter {
         check_description(&desc)?;
         if self.description.models.iter().any(|m| m.name == desc.name) {
             return Err(Error::model(&desc.name, "model name is used twice"));
-        }
-        let mut indexes: HashMap<String, Vec<i32>> = HashMap::new();
-        for node in &desc.nodes {
-            if let Node::Spatial(s) = node
-                && let TableLayout::Dfc { dims, dw, si } = s.table
-            {
-                let g = DfcGeometry {
-                    dims: dims.into(),
-                    dw: dw.into(),
-                    si: si.into(),
-                };
-                for p in &s.patterns {
-                    let name = format!("{}/{}/{}/fine_index", desc.name, s.name, p.name());
-                    indexes.insert(name, g.fine_index().0);
-                }
-            }
         }
         for req in required_tensors(&desc) {
             match req.kind {
@@ -72,10 +57,8 @@ impl ContainerWriter {
                     }
                     self.add_i8(&req.name, req.shape.clone(), &values);
                 }
-                RequiredKind::FineIndex => {
-                    let index = &indexes[&req.name];
-                    self.add_index(&req.name, index);
-                }
+                // Canonical: omitted (format 1.1); readers derive it from the geometry.
+                RequiredKind::FineIndex => {}
             }
         }
         self.description.models.push(desc);

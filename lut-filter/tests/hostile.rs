@@ -49,7 +49,8 @@ fn tiny_model(name: &str) -> ModelDescription {
     }
 }
 
-/// A writer holding one tiny luma model `y` (tensors `y/s/s/{fine,fine_index,coarse}`).
+/// A writer holding one tiny luma model `y` (tensors `y/s/s/{fine,fine_index,coarse}`; the
+/// canonical index is stored explicitly, as format 1.0 required, so that cases can corrupt it).
 fn writer() -> ContainerWriter {
     let mut w = ContainerWriter::new();
     w.add_model(tiny_model("y"), |req| {
@@ -59,6 +60,12 @@ fn writer() -> ContainerWriter {
             .collect()
     })
     .unwrap();
+    let geometry = lut_filter::tables::DfcGeometry {
+        dims: 4,
+        dw: 1,
+        si: 7,
+    };
+    w.add_index("y/s/s/fine_index", &geometry.fine_index().0);
     w
 }
 
@@ -614,6 +621,30 @@ fn minor_versions_are_accepted() {
     let bytes = writer().to_bytes_unchecked(Some("1.7")).unwrap();
     let c = Container::from_bytes(bytes).unwrap();
     assert_eq!(c.version(), "1.7");
+}
+
+/// Format 1.1: a DFC table without its `fine_index` tensor uses the canonical index, and files
+/// that store it (format 1.0) filter identically.
+#[test]
+fn an_absent_fine_index_is_the_canonical_one() {
+    let mut w = writer();
+    w.remove_tensor("y/s/s/fine_index");
+    let bytes = w.to_bytes().unwrap();
+    let without = Container::from_bytes(bytes.clone()).unwrap();
+    assert_eq!(without.version(), "1.1");
+    assert!(without.tensors().all(|(n, ..)| !n.ends_with("fine_index")));
+    let with = Container::from_bytes(writer().to_bytes_unchecked(Some("1.0")).unwrap()).unwrap();
+    assert_eq!(with.version(), "1.0");
+    // 459 int16 entries (918 bytes) saved, plus the tensor's header entry.
+    assert!(with.size() - bytes.len() >= 918);
+    assert_eq!(filter_once(&without), filter_once(&with));
+    // The plain writer omits it.
+    let mut plain = ContainerWriter::new();
+    plain
+        .add_model(tiny_model("y"), |req| vec![1; req.shape.iter().product()])
+        .unwrap();
+    let c = Container::from_bytes(plain.to_bytes().unwrap()).unwrap();
+    assert_eq!(c.tensors().count(), 2);
 }
 
 #[test]

@@ -1,8 +1,13 @@
 //! Subcommands of the `lut-build` binary that work on the corpus.
 
 pub mod benchmark;
+pub mod compact;
 pub mod export;
+pub mod finetune;
 pub mod fit;
+pub mod net;
+pub mod prune;
+pub mod verify;
 
 use std::path::PathBuf;
 

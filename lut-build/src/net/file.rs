@@ -436,7 +436,22 @@ impl NetFile {
 
 impl UnitEvaluator for NetFile {
     fn eval(&self, unit: &str, inputs: &[f32], out: &mut [f32]) -> Result<(), NetError> {
-        self.unit(unit)?.forward(inputs, out);
+        let u = self.unit(unit)?;
+        let n_in = u.spec.inputs.max(1);
+        let rows = inputs.len() / n_in;
+        if !inputs.len().is_multiple_of(n_in) || out.len() != rows * u.spec.outputs {
+            return Err(NetError::Unit {
+                unit: unit.to_string(),
+                what: format!(
+                    "{} inputs and {} outputs given: not whole rows of {}->{}",
+                    inputs.len(),
+                    out.len(),
+                    u.spec.inputs,
+                    u.spec.outputs
+                ),
+            });
+        }
+        super::batch::forward_batch(u, inputs, out);
         Ok(())
     }
 

@@ -17,9 +17,15 @@
 //!   between stages, the residual scale) is the model description's, evaluated as the runtime
 //!   does (`lut_filter::reference`).
 //!
-//! The file format is described in [`file`] and `docs/network.md`.
+//! The file format is described in [`file`] and `docs/network.md`. [`batch`] evaluates native
+//! units fast, [`traverse`] turns units into tables (the transfer), [`forward`] evaluates a
+//! network directly on a picture (the reference the tables are compared with).
 
+pub mod batch;
 pub mod file;
+pub mod forward;
+pub mod onnx;
+pub mod traverse;
 
 pub use file::{Activation, Layer, NetError, NetFile, Transfer, UnitSpec, UnitWeights};
 
