@@ -14,7 +14,7 @@ use std::path::Path;
 
 use lut_filter::ContainerDescription;
 use rand::{Rng, SeedableRng};
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
 use super::{UnitEvaluator, unit_slots};
@@ -289,40 +289,52 @@ impl NetFile {
     /// Serialises to safetensors bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, NetError> {
         self.validate()?;
-        let mut meta = HashMap::new();
-        meta.insert("format".to_string(), FORMAT.to_string());
-        meta.insert("version".to_string(), VERSION.to_string());
+        // The header is written here (not by `safetensors::serialize`, whose metadata is a
+        // `HashMap`) so that the same network always gives the same bytes.
+        let mut meta = BTreeMap::new();
+        meta.insert("format", FORMAT.to_string());
+        meta.insert("version", VERSION.to_string());
         let desc = serde_json::to_string(&self.description)
             .map_err(|e| NetError::Metadata(e.to_string()))?;
-        meta.insert("description".to_string(), desc);
+        meta.insert("description", desc);
         let specs: BTreeMap<&String, &UnitSpec> =
             self.units.iter().map(|(k, u)| (k, &u.spec)).collect();
         let specs = serde_json::to_string(&specs).map_err(|e| NetError::Metadata(e.to_string()))?;
-        meta.insert("units".to_string(), specs);
-        let mut bufs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        meta.insert("units", specs);
+        let mut entries = BTreeMap::new();
+        let mut data: Vec<u8> = Vec::new();
+        let mut push = |name: String, shape: Vec<usize>, values: &[f32]| {
+            let begin = data.len();
+            data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+            entries.insert(
+                name,
+                serde_json::json!({
+                    "dtype": "F32",
+                    "shape": shape,
+                    "data_offsets": [begin, data.len()],
+                }),
+            );
+        };
         for (name, u) in &self.units {
             for (i, l) in u.layers.iter().enumerate() {
-                bufs.push((
-                    format!("{name}/w{i}"),
-                    vec![l.outputs, l.inputs],
-                    bytemuck::cast_slice(&l.weight).to_vec(),
-                ));
-                bufs.push((
-                    format!("{name}/b{i}"),
-                    vec![l.outputs],
-                    bytemuck::cast_slice(&l.bias).to_vec(),
-                ));
+                push(format!("{name}/w{i}"), vec![l.outputs, l.inputs], &l.weight);
+                push(format!("{name}/b{i}"), vec![l.outputs], &l.bias);
             }
         }
-        let views = bufs
-            .iter()
-            .map(|(n, shape, data)| {
-                TensorView::new(Dtype::F32, shape.clone(), data)
-                    .map(|v| (n.clone(), v))
-                    .map_err(|e| NetError::Safetensors(e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        safetensors::serialize(views, Some(meta)).map_err(|e| NetError::Safetensors(e.to_string()))
+        entries.insert(
+            "__metadata__".to_string(),
+            serde_json::to_value(meta).map_err(|e| NetError::Metadata(e.to_string()))?,
+        );
+        let mut header =
+            serde_json::to_vec(&entries).map_err(|e| NetError::Metadata(e.to_string()))?;
+        while header.len() % 8 != 0 {
+            header.push(b' ');
+        }
+        let mut out = Vec::with_capacity(8 + header.len() + data.len());
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&data);
+        Ok(out)
     }
 
     /// Writes the file (atomically: a temporary file renamed into place).
@@ -486,8 +498,11 @@ mod tests {
     #[test]
     fn round_trips_through_bytes() {
         let n = small();
-        let back = NetFile::from_bytes(&n.to_bytes().unwrap()).unwrap();
+        let bytes = n.to_bytes().unwrap();
+        let back = NetFile::from_bytes(&bytes).unwrap();
         assert_eq!(n, back);
+        // Deterministic bytes: the same network always serialises identically.
+        assert_eq!(back.to_bytes().unwrap(), bytes);
         // 2 cascade stages x 3 patterns + (l, m0, m1, b1, b2) x 3 patterns + channel c.
         assert_eq!(n.units.len(), 6 + 15 + 1);
     }
