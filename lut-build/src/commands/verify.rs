@@ -52,6 +52,10 @@ pub struct VerifyArgs {
     /// Repetitions of the LUT timing (the median is reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Components compared (comma-separated); the others are skipped, e.g. to compare a luma
+    /// network with the luma models of a container that also holds chroma models.
+    #[arg(long, value_delimiter = ',', default_value = "y,u,v")]
+    components: Vec<Component>,
     /// Cache folder [default: $LUT_CACHE, else target/lut-cache].
     #[arg(long)]
     cache: Option<PathBuf>,
@@ -133,6 +137,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         let orig = crop(&f.original, args.crop);
         let pic = recon.view()?;
         for c in Component::ALL {
+            if !args.components.contains(&c) {
+                continue;
+            }
             let Some(model) = container.select(c, f.slice_qp) else {
                 continue;
             };
