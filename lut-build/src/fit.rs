@@ -32,6 +32,38 @@ pub struct PlanePair<'a> {
     pub width: usize,
     /// Height.
     pub height: usize,
+    /// Cross-component inputs of a chroma pair (reconstructed planes of the same picture);
+    /// needed when [`FitOptions::cross`] is not empty.
+    pub cross: CrossPlanes<'a>,
+}
+
+/// The other reconstructed planes of a chroma pair's picture (4:2:0).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CrossPlanes<'a> {
+    /// Luma samples, width and height.
+    pub luma: Option<(&'a [u16], usize, usize)>,
+    /// The other chroma plane (same size as the pair's).
+    pub other_chroma: Option<&'a [u16]>,
+}
+
+/// An extra input of a chroma model's first stage, fitted jointly with its own-plane tables
+/// (every look-up is linear in its table, so the joint fit is still least squares).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrossSource {
+    /// Node `l1`: the luma plane read at each chroma sample's luma anchor
+    /// ([`Sampling::ChromaFromLuma`] with the default phases), same patterns and rotations.
+    Luma,
+    /// Node `o1`: the other chroma plane at the same position.
+    OtherChroma,
+}
+
+impl CrossSource {
+    fn node_name(self) -> &'static str {
+        match self {
+            CrossSource::Luma => "l1",
+            CrossSource::OtherChroma => "o1",
+        }
+    }
 }
 
 /// Settings of a fit.
@@ -58,6 +90,8 @@ pub struct FitOptions {
     pub bit_depth: u8,
     /// Fraction of the largest |entry| mapped to 127 (robust maximum, e.g. 0.999).
     pub quantile: f64,
+    /// Cross-component inputs of chroma models' first stage (ignored for luma).
+    pub cross: Vec<CrossSource>,
 }
 
 impl Default for FitOptions {
@@ -76,6 +110,7 @@ impl Default for FitOptions {
             step: 2,
             bit_depth: 10,
             quantile: 0.999,
+            cross: Vec::new(),
         }
     }
 }
@@ -201,23 +236,32 @@ impl StageGeometry {
     }
 
     /// Calls `f(unknown, weight)` (weights out of 256) for every entry the stage reads at
-    /// (y, x) of `map`.
+    /// (y, x) of the target grid from `map`; `phases` (chroma from luma, 4:2:0) anchors
+    /// rotation r at `(2y + py, 2x + px)` of `map`.
     #[inline]
     fn for_each_entry(
         &self,
         table: &PreparedTable<'_>,
         (map, width, height, fb): (&[u16], usize, usize, u32),
         (y, x): (usize, usize),
+        phases: Option<&[[u8; 2]; 4]>,
         mut f: impl FnMut(usize, i32),
     ) {
-        let at = |dy: i32, dx: i32| {
-            let yy = (y as i64 + i64::from(dy)).clamp(0, height as i64 - 1) as usize;
-            let xx = (x as i64 + i64::from(dx)).clamp(0, width as i64 - 1) as usize;
-            u32::from(map[yy * width + xx])
-        };
         for (p, b) in self.blocks.iter().enumerate() {
             let shared = self.levels + p * 2 * GROUPS_PER_PART;
             for r in 0..4 {
+                let (ay, ax) = match phases {
+                    None => (y as i64, x as i64),
+                    Some(ph) => (
+                        (2 * y) as i64 + i64::from(ph[r][0]),
+                        (2 * x) as i64 + i64::from(ph[r][1]),
+                    ),
+                };
+                let at = |dy: i32, dx: i32| {
+                    let yy = (ay + i64::from(dy)).clamp(0, height as i64 - 1) as usize;
+                    let xx = (ax + i64::from(dx)).clamp(0, width as i64 - 1) as usize;
+                    u32::from(map[yy * width + xx])
+                };
                 let v = b.pattern.rotated_taps(r).map(|(dy, dx)| at(dy, dx));
                 let (part, rows, w) = table.locate(v, fb);
                 let local = if part == Part::Coarse { b.fine_rows } else { 0 };
@@ -262,8 +306,19 @@ fn reduce(parts: Vec<Vec<f64>>, n: usize) -> Vec<f64> {
     out
 }
 
+/// Where a stage's look-ups read: the stage's own input or a cross-component plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum View {
+    Stage,
+    Cross(CrossSource),
+}
+
 /// Fits a greedy cascade of `opts.stages` single-output spatial stages on `pairs` of
 /// `component`, for slice QPs in `qp_range`. `progress(stage, iteration)` is called as it goes.
+/// A chroma model's first stage also gets one node per `opts.cross` source, fitted jointly.
+///
+/// # Panics
+/// If `opts.cross` asks for a plane that a chroma pair does not carry ([`PlanePair::cross`]).
 pub fn fit_cascade(
     name: &str,
     component: Component,
@@ -276,6 +331,15 @@ pub fn fit_cascade(
     let table = geometry.prepared();
     let work = chunks(pairs, opts.step);
     let terms = (opts.patterns.len() * 4) as u32;
+    let sample_fb = u32::from(opts.bit_depth) - 4;
+    let mut cross: Vec<CrossSource> = Vec::new();
+    if component != Component::Y {
+        for &s in &opts.cross {
+            if !cross.contains(&s) {
+                cross.push(s);
+            }
+        }
+    }
     // Residual still to explain, per pair (10-bit codes, at the pairs' bit depth).
     let mut remaining: Vec<Vec<f64>> = pairs
         .iter()
@@ -289,17 +353,51 @@ pub fn fit_cascade(
         .collect();
     let mut input = StageInput {
         maps: pairs.iter().map(|p| p.recon.to_vec()).collect(),
-        fb: u32::from(opts.bit_depth) - 4,
+        fb: sample_fb,
     };
     let mut nodes = Vec::new();
     let mut tables = std::collections::HashMap::new();
     let mut train_mse = Vec::new();
     let mut term_names = Vec::new();
-    let n = geometry.unknowns;
+    let per_view = geometry.unknowns;
+    let levels = geometry.levels;
     // Residual scale (10-bit codes per table unit), set by the first stage and shared by all.
     let mut c_native = 0.0f64;
+    let phases = Sampling::DEFAULT_PHASES;
 
     for stage in 0..opts.stages {
+        let mut views = vec![View::Stage];
+        if stage == 0 {
+            views.extend(cross.iter().map(|&s| View::Cross(s)));
+        }
+        let n = per_view * views.len();
+        type MapView<'m> = ((&'m [u16], usize, usize, u32), Option<&'m [[u8; 2]; 4]>);
+        let view_map = |v: View, p: usize| -> MapView<'_> {
+            let pair = &pairs[p];
+            match v {
+                View::Stage => ((&input.maps[p], pair.width, pair.height, input.fb), None),
+                View::Cross(CrossSource::Luma) => {
+                    let (l, w, h) = pair.cross.luma.expect("chroma pair with its luma plane");
+                    ((l, w, h, sample_fb), Some(&phases))
+                }
+                View::Cross(CrossSource::OtherChroma) => {
+                    let o = pair
+                        .cross
+                        .other_chroma
+                        .expect("chroma pair with the other chroma plane");
+                    ((o, pair.width, pair.height, sample_fb), None)
+                }
+            }
+        };
+        let gather = |p: usize, y: usize, x: usize, entries: &mut Vec<(usize, f64)>| {
+            entries.clear();
+            for (vi, &v) in views.iter().enumerate() {
+                let (map, ph) = view_map(v, p);
+                geometry.for_each_entry(&table, map, (y, x), ph, |j, w| {
+                    entries.push((vi * per_view + j, f64::from(w) / 256.0))
+                });
+            }
+        };
         let pass = |vector: Option<&[f64]>, want_rhs: bool| -> (Vec<f64>, Vec<f64>) {
             // Returns (A^T A v or diag(A^T A), A^T t).
             let parts: Vec<(Vec<f64>, Vec<f64>)> = work
@@ -307,17 +405,11 @@ pub fn fit_cascade(
                 .map(|chunk| {
                     let mut out = vec![0.0; n];
                     let mut rhs = if want_rhs { vec![0.0; n] } else { Vec::new() };
-                    let mut entries: Vec<(usize, f64)> = Vec::with_capacity(64);
+                    let mut entries: Vec<(usize, f64)> = Vec::with_capacity(64 * views.len());
                     for &(p, y) in chunk {
                         let pair = &pairs[p];
                         for x in (0..pair.width).step_by(opts.step) {
-                            entries.clear();
-                            geometry.for_each_entry(
-                                &table,
-                                (&input.maps[p], pair.width, pair.height, input.fb),
-                                (y, x),
-                                |j, w| entries.push((j, f64::from(w) / 256.0)),
-                            );
+                            gather(p, y, x, &mut entries);
                             match vector {
                                 Some(v) => {
                                     let av: f64 = entries.iter().map(|&(j, a)| a * v[j]).sum();
@@ -357,7 +449,7 @@ pub fn fit_cascade(
         let seen: Vec<bool> = diag.iter().map(|&d| d > 0.0).collect();
         let ridge: Vec<f64> = (0..n)
             .map(|j| {
-                if j < geometry.levels {
+                if j % per_view < levels {
                     opts.level_lambda
                 } else {
                     opts.lambda
@@ -401,8 +493,14 @@ pub fn fit_cascade(
                 p[i] = z[i] + beta * p[i];
             }
         }
+        // Table values of every view (level part + shared part), and which the data reached.
+        let x: Vec<f64> = (0..views.len())
+            .flat_map(|vi| geometry.entries(&x[vi * per_view..(vi + 1) * per_view]))
+            .collect();
+        let seen: Vec<bool> = (0..views.len())
+            .flat_map(|vi| seen[vi * per_view..vi * per_view + levels].iter().copied())
+            .collect();
         // Quantise: c = robust max |entry| / 127 over entries the data reached.
-        let x = geometry.entries(&x);
         let mut mags: Vec<f64> = x
             .iter()
             .zip(&seen)
@@ -422,39 +520,57 @@ pub fn fit_cascade(
             .map(|v| (v / c_native).round().clamp(-127.0, 127.0) as i8)
             .collect();
 
-        // Store tables.
-        let node_name = format!("s{}", stage + 1);
-        for b in &geometry.blocks {
-            let block = &q[b.offset..b.offset + b.rows];
-            let prefix = format!("{name}/{node_name}/{}", b.pattern.name());
-            match opts.layout {
-                TableLayout::Regular => {
-                    tables.insert(prefix, block.to_vec());
-                }
-                TableLayout::Dfc { .. } => {
-                    tables.insert(format!("{prefix}/fine"), block[..b.fine_rows].to_vec());
-                    tables.insert(format!("{prefix}/coarse"), block[b.fine_rows..].to_vec());
+        // Store tables and nodes.
+        for (vi, &v) in views.iter().enumerate() {
+            let (node_name, input_name, sampling) = match v {
+                View::Stage => (
+                    format!("s{}", stage + 1),
+                    if stage == 0 {
+                        format!("in.{}", component.name())
+                    } else {
+                        format!("s{stage}.0")
+                    },
+                    Sampling::Same,
+                ),
+                View::Cross(s @ CrossSource::Luma) => (
+                    s.node_name().to_string(),
+                    "in.y".to_string(),
+                    Sampling::ChromaFromLuma { phases },
+                ),
+                View::Cross(s @ CrossSource::OtherChroma) => (
+                    s.node_name().to_string(),
+                    format!("in.{}", if component == Component::U { "v" } else { "u" }),
+                    Sampling::Same,
+                ),
+            };
+            for b in &geometry.blocks {
+                let start = vi * levels + b.offset;
+                let block = &q[start..start + b.rows];
+                let prefix = format!("{name}/{node_name}/{}", b.pattern.name());
+                match opts.layout {
+                    TableLayout::Regular => {
+                        tables.insert(prefix, block.to_vec());
+                    }
+                    TableLayout::Dfc { .. } => {
+                        tables.insert(format!("{prefix}/fine"), block[..b.fine_rows].to_vec());
+                        tables.insert(format!("{prefix}/coarse"), block[b.fine_rows..].to_vec());
+                    }
                 }
             }
+            nodes.push(Node::Spatial(SpatialNode {
+                name: node_name.clone(),
+                input: input_name,
+                patterns: opts.patterns.clone(),
+                rotations: 4,
+                outputs: 1,
+                sampling,
+                table: opts.layout,
+            }));
+            term_names.push(format!("{node_name}.0"));
         }
-        let input_name = if stage == 0 {
-            format!("in.{}", component.name())
-        } else {
-            format!("s{stage}.0")
-        };
-        nodes.push(Node::Spatial(SpatialNode {
-            name: node_name.clone(),
-            input: input_name,
-            patterns: opts.patterns.clone(),
-            rotations: 4,
-            outputs: 1,
-            sampling: Sampling::Same,
-            table: opts.layout,
-        }));
-        term_names.push(format!("{node_name}.0"));
 
-        // Apply the quantised stage as the runtime does: its raw sum (1/256 units) gives the
-        // residual explained and the next stage's requantised input.
+        // Apply the quantised stage as the runtime does: its raw sums (1/256 units) give the
+        // residual explained, and the stage node's sum the next stage's requantised input.
         let before: f64 = mse(&remaining, pairs, opts.step);
         let mut next_maps = Vec::with_capacity(pairs.len());
         for (p, pair) in pairs.iter().enumerate() {
@@ -465,20 +581,19 @@ pub fn fit_cascade(
                     let mut feat = Vec::with_capacity(w);
                     let mut expl = Vec::with_capacity(w);
                     for x in 0..w {
-                        let mut s = 0i64;
-                        geometry.for_each_entry(
-                            &table,
-                            (&input.maps[p], w, h, input.fb),
-                            (y, x),
-                            |j, wt| {
+                        let mut sums = [0i64; 3];
+                        for (vi, &v) in views.iter().enumerate() {
+                            let (map, ph) = view_map(v, p);
+                            geometry.for_each_entry(&table, map, (y, x), ph, |j, wt| {
                                 // Row entries only (the shared parts are folded into them).
-                                if j < geometry.levels {
-                                    s += i64::from(wt) * i64::from(q[j]);
+                                if j < levels {
+                                    sums[vi] += i64::from(wt) * i64::from(q[vi * levels + j]);
                                 }
-                            },
-                        );
-                        feat.push(requantise(s, terms) as u16);
-                        expl.push(s as f64 / 256.0 * c_native);
+                            });
+                        }
+                        let total: i64 = sums.iter().sum();
+                        feat.push(requantise(sums[0], terms) as u16);
+                        expl.push(total as f64 / 256.0 * c_native);
                     }
                     (feat, expl)
                 })

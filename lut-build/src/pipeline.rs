@@ -6,7 +6,7 @@ use lut_filter::{Component, Container, ContainerWriter, PlaneMut};
 use serde::Serialize;
 
 use crate::corpus::{EncodePairs, Picture10};
-use crate::fit::{FitOptions, PlanePair, fit_cascade};
+use crate::fit::{CrossPlanes, FitOptions, PlanePair, fit_cascade};
 
 /// Slice-QP ranges of the fitted models (inclusive); each holds 10-25 % of the training samples.
 pub const DEFAULT_QP_RANGES: [[i32; 2]; 6] =
@@ -34,16 +34,21 @@ pub struct FitSummary {
     pub scale: i32,
 }
 
-/// Fits one model per component and QP range on `train` (frames bucketed by slice QP).
+/// Fits one model per component of `components` and QP range on `train` (frames bucketed by
+/// slice QP).
 pub fn fit_models(
     train: &[EncodePairs],
+    components: &[Component],
     ranges: &[[i32; 2]],
     opts: &FitOptions,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<(ContainerWriter, Vec<FitSummary>), lut_filter::Error> {
     let mut writer = ContainerWriter::new();
     let mut summaries = Vec::new();
-    for c in Component::ALL {
+    for c in Component::ALL
+        .into_iter()
+        .filter(|c| components.contains(c))
+    {
         for &[lo, hi] in ranges {
             let frames: Vec<_> = train
                 .iter()
@@ -58,11 +63,20 @@ pub fn fit_models(
                 .map(|f| {
                     let (recon, width, height) = plane(&f.reconstruction, c);
                     let (orig, _, _) = plane(&f.original, c);
+                    let other = match c {
+                        Component::Y => None,
+                        Component::U => Some(Component::V),
+                        Component::V => Some(Component::U),
+                    };
                     PlanePair {
                         recon,
                         orig,
                         width,
                         height,
+                        cross: CrossPlanes {
+                            luma: other.map(|_| plane(&f.reconstruction, Component::Y)),
+                            other_chroma: other.map(|o| plane(&f.reconstruction, o).0),
+                        },
                     }
                 })
                 .collect();
@@ -84,11 +98,16 @@ pub fn fit_models(
             let mut desc = fitted.description;
             desc.notes = format!(
                 "least-squares fit (lut-build fit) on {} train pictures with slice QP {lo}..={hi}; \
-                 {} stage(s), lambda {}, step {}",
+                 {} stage(s), lambda {}, step {}{}",
                 frames.len(),
                 o.stages,
                 o.lambda,
-                o.step
+                o.step,
+                if c != Component::Y && !o.cross.is_empty() {
+                    format!(", cross-component inputs {:?}", o.cross)
+                } else {
+                    String::new()
+                }
             );
             writer.add_model(desc, |req| fitted.tables[&req.name].clone())?;
         }

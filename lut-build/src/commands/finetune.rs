@@ -84,7 +84,7 @@ pub struct FinetuneArgs {
     corpus: CorpusArgs,
 }
 
-fn parse_range(s: &str) -> anyhow::Result<[i32; 2]> {
+pub(super) fn parse_range(s: &str) -> anyhow::Result<[i32; 2]> {
     let (a, b) = s
         .split_once('-')
         .with_context(|| format!("QP range '{s}' is not lo-hi"))?;

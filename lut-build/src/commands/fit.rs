@@ -7,9 +7,9 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use lut_build::fit::FitOptions;
+use lut_build::fit::{CrossSource, FitOptions};
 use lut_build::pipeline::{self, DEFAULT_QP_RANGES};
-use lut_filter::TableLayout;
+use lut_filter::{Component, TableLayout};
 
 use super::{CorpusArgs, SplitArg};
 
@@ -41,6 +41,18 @@ pub struct FitArgs {
     /// Tables: DFC-compact (dw 3, si 5) or regular 17^4.
     #[arg(long, default_value = "dfc")]
     layout: String,
+    /// Cross-component inputs of the chroma models, fitted jointly with their own-plane
+    /// tables: `luma` (node l1 reads the luma plane at each chroma sample's luma anchor,
+    /// patterns s, d, y, 4 rotations) and/or `chroma` (node o1 reads the other chroma plane);
+    /// `none` for chroma models that read their own plane only.
+    #[arg(long, value_delimiter = ',', default_value = "luma,chroma")]
+    cross: Vec<String>,
+    /// Components to fit (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "y,u,v")]
+    components: Vec<Component>,
+    /// Slice-QP ranges `lo-hi` to fit (comma-separated) [default: the six default ranges].
+    #[arg(long, value_delimiter = ',')]
+    qp_ranges: Vec<String>,
     #[command(flatten)]
     corpus: CorpusArgs,
 }
@@ -57,7 +69,28 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         "regular" => TableLayout::Regular,
         other => anyhow::bail!("--layout '{other}': expected dfc or regular"),
     };
+    let mut cross = Vec::new();
+    for name in &args.cross {
+        let source = match name.trim() {
+            "luma" => CrossSource::Luma,
+            "chroma" => CrossSource::OtherChroma,
+            "none" => continue,
+            other => anyhow::bail!("--cross '{other}': expected luma, chroma or none"),
+        };
+        if !cross.contains(&source) {
+            cross.push(source);
+        }
+    }
+    let ranges: Vec<[i32; 2]> = if args.qp_ranges.is_empty() {
+        DEFAULT_QP_RANGES.to_vec()
+    } else {
+        args.qp_ranges
+            .iter()
+            .map(|s| super::finetune::parse_range(s))
+            .collect::<anyhow::Result<_>>()?
+    };
     let opts = FitOptions {
+        cross,
         layout,
         stages: args.stages,
         lambda: args.lambda,
@@ -76,18 +109,23 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         train.len(),
         start.elapsed().as_secs_f64()
     );
-    let models = 3 * DEFAULT_QP_RANGES.len();
+    let models = args.components.len() * ranges.len();
     let bar = ProgressBar::new((models * opts.stages * opts.iterations) as u64).with_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} CG iterations {msg}",
         )
         .expect("valid template"),
     );
-    let (writer, summaries) =
-        pipeline::fit_models(&train, &DEFAULT_QP_RANGES, &opts, &|model, stage, _| {
+    let (writer, summaries) = pipeline::fit_models(
+        &train,
+        &args.components,
+        &ranges,
+        &opts,
+        &|model, stage, _| {
             bar.set_message(format!("{model} stage {}", stage + 1));
             bar.inc(1);
-        })?;
+        },
+    )?;
     bar.finish_and_clear();
     writer
         .write(&args.out)
