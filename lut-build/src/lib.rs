@@ -5,6 +5,7 @@ pub mod corpus;
 pub mod evaluate;
 pub mod finetune;
 pub mod fit;
+pub mod merge;
 pub mod net;
 pub mod pipeline;
 pub mod prune;

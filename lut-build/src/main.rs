@@ -63,6 +63,9 @@ enum Command {
     /// shrink each spatial node's DFC geometry (smaller band, coarser grid) as far as the
     /// look-ups' RMS change stays within --threshold; canonical fine indexes are omitted.
     Prune(commands::prune::PruneArgs),
+    /// Combine two containers: the models of --take for some components (e.g. a 2-stage luma
+    /// model), those of --base for the others; tables are copied byte for byte.
+    Merge(commands::merge::MergeArgs),
     /// Write one corpus reconstruction (decoded through the cache) as a 10-bit Y4M file, e.g.
     /// for `lut-filter filter` or `lut-filter look`.
     Export(commands::export::ExportArgs),
@@ -273,6 +276,7 @@ fn main() -> anyhow::Result<()> {
         Command::InitNet(args) => commands::net::init_net(args)?,
         Command::Compact(args) => commands::compact::run(args)?,
         Command::Prune(args) => commands::prune::run(args)?,
+        Command::Merge(args) => commands::merge::run(args)?,
     }
     Ok(())
 }

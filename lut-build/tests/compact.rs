@@ -258,3 +258,69 @@ fn every_stage_of_a_cascade_is_compacted() {
     }
     assert!(c.size() < bytes.len() / 5);
 }
+
+/// A container of random-table models (component, stages) named `<c>-<stages>`, DFC 4/3/5.
+fn random_models(seed: u64, models: &[(Component, usize)]) -> Vec<u8> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut w = ContainerWriter::new();
+    for (i, &(c, stages)) in models.iter().enumerate() {
+        let desc = presets::cascade(
+            &format!("{c}-{stages}"),
+            c,
+            [10 * i as i32, 10 * i as i32 + 9],
+            stages,
+            TableLayout::Dfc {
+                dims: 4,
+                dw: 3,
+                si: 5,
+            },
+            1 << 10,
+            12,
+        );
+        w.add_model(desc, |req| {
+            (0..req.shape.iter().product::<usize>())
+                .map(|_| rng.gen_range(-127..=127i8))
+                .collect()
+        })
+        .unwrap();
+    }
+    w.to_bytes().unwrap()
+}
+
+#[test]
+fn merge_takes_the_selected_components_byte_for_byte() {
+    let base = Source::from_bytes(random_models(
+        1,
+        &[(Component::Y, 1), (Component::U, 1), (Component::V, 1)],
+    ))
+    .unwrap();
+    let take =
+        Source::from_bytes(random_models(2, &[(Component::Y, 2), (Component::U, 2)])).unwrap();
+    let merged = lut_build::merge::merge(&base, &take, &[Component::Y]).unwrap();
+    let merged = Source::from_bytes(merged.to_bytes().unwrap()).unwrap();
+    let names: Vec<&str> = merged
+        .container()
+        .description()
+        .models
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(names, ["u-1", "v-1", "y-2"]);
+    for m in &merged.container().description().models {
+        let from = if m.component == Component::Y {
+            &take
+        } else {
+            &base
+        };
+        for req in lut_filter::plan::required_tensors(m) {
+            if req.kind == lut_filter::plan::RequiredKind::Table {
+                assert_eq!(
+                    merged.i8_tensor(&req.name).unwrap(),
+                    from.i8_tensor(&req.name).unwrap(),
+                    "{}",
+                    req.name
+                );
+            }
+        }
+    }
+}

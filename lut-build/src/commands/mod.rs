@@ -5,6 +5,7 @@ pub mod compact;
 pub mod export;
 pub mod finetune;
 pub mod fit;
+pub mod merge;
 pub mod net;
 pub mod prune;
 pub mod verify;

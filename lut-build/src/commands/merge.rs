@@ -1,0 +1,42 @@
+//! `lut-build merge`: one container's models for some components, another's for the others.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use lut_build::compact::Source;
+use lut_filter::Component;
+
+/// Options of `lut-build merge`.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Container whose models are kept, except for --components.
+    #[arg(long, value_name = "LUT")]
+    base: PathBuf,
+    /// Container whose models of --components replace the base's.
+    #[arg(long, value_name = "LUT")]
+    take: PathBuf,
+    /// Components taken from --take (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "y")]
+    components: Vec<Component>,
+    /// Container to write (atomically).
+    #[arg(long, value_name = "LUT")]
+    out: PathBuf,
+}
+
+/// Runs the command.
+pub fn run(args: MergeArgs) -> anyhow::Result<()> {
+    let base =
+        Source::read(&args.base).with_context(|| format!("opening {}", args.base.display()))?;
+    let take =
+        Source::read(&args.take).with_context(|| format!("opening {}", args.take.display()))?;
+    let writer = lut_build::merge::merge(&base, &take, &args.components).context("merging")?;
+    let bytes = writer.to_bytes().context("validating the result")?;
+    lut_filter::io::write_atomic(&args.out, &bytes)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    for m in &writer.description().models {
+        println!("{:<16} {}", m.name, m.component);
+    }
+    println!("wrote {} ({} bytes)", args.out.display(), bytes.len());
+    Ok(())
+}
