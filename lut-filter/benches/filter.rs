@@ -2,7 +2,8 @@
 //! 1 and 2 threads, 416x240 and 1920x1080 10-bit:
 //!
 //! * `default`: the embedded default container (`data/default.lut`: single-stage DFC models,
-//!   12 look-ups per sample) at QP 32, Y + Cb + Cr of a 4:2:0 picture;
+//!   12 look-ups per luma sample, 36 per chroma sample) at QP 32, Y + Cb + Cr of a 4:2:0
+//!   picture;
 //! * `luma_reference`: the luma reference architecture ("RF-1": 3 cascaded stages, channel
 //!   table, 3 final stages; 72 simplex + 1 trilinear look-ups per sample) with random tables,
 //!   regular and DFC-compact (dw 3, si 5), luma plane;
