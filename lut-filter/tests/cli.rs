@@ -953,3 +953,31 @@ fn assert_lossless(v: &serde_json::Value, c: &str) {
         .unwrap_or_else(|| panic!("{c}: not a number: {v}"));
     assert!((x - 999.99).abs() < 1e-9, "{c}: {x}");
 }
+
+#[test]
+fn bench_runs_per_plane_and_per_ctu() {
+    let whole = ok(&[
+        &"bench",
+        &"--size",
+        &"200x120",
+        &"--runs",
+        &"1",
+        &"--threads",
+        &"1",
+    ]);
+    assert!(whole.contains("one call per plane"), "{whole}");
+    assert!(whole.contains("1 thread(s): median"), "{whole}");
+    let ctu = ok(&[
+        &"bench",
+        &"--size",
+        &"200x120",
+        &"--runs",
+        &"1",
+        &"--threads",
+        &"1",
+        &"--ctu",
+        &"64",
+    ]);
+    assert!(ctu.contains("one call per 64x64 CTU"), "{ctu}");
+    assert!(ctu.contains("1 thread(s): median"), "{ctu}");
+}

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use lut_filter::description::Grid;
 use lut_filter::simd::{Choice, Level};
-use lut_filter::{ChromaFormat, Component, Model, Node, Picture, Plane, PlaneMut};
+use lut_filter::{ChromaFormat, Component, Model, Node, Picture, Plane, PlaneMut, Region};
 
 use crate::{lib_err, open_container};
 
@@ -24,6 +24,8 @@ pub struct BenchArgs {
     pub qp: i32,
     pub runs: usize,
     pub threads: Vec<usize>,
+    /// Luma CTU size: filter region by region (`None`: one call per plane).
+    pub ctu: Option<usize>,
 }
 
 /// Simplex (and trilinear) look-ups per sample of the model's component, 4:2:0.
@@ -131,11 +133,15 @@ pub fn run_with(args: &BenchArgs, simd: Choice) -> Result<String> {
         })
         .sum();
     let mut out = format!(
-        "{source}, {w}x{h} 4:2:0 {}-bit, QP {}, SIMD {level} (detected: {}): models {}; \
+        "{source}, {w}x{h} 4:2:0 {}-bit, QP {}, SIMD {level} (detected: {}), {}: models {}; \
          {:.1} look-ups per sample (Y+Cb+Cr)\n",
         args.bit_depth,
         args.qp,
         Level::detected(),
+        match args.ctu {
+            None => "one call per plane".to_string(),
+            Some(c) => format!("one call per {c}x{c} CTU"),
+        },
         models
             .iter()
             .map(|m| m.description().name.as_str())
@@ -159,8 +165,21 @@ pub fn run_with(args: &BenchArgs, simd: Choice) -> Result<String> {
                     let c = m.description().component.index();
                     let (pw, ph) = if c == 0 { (w, h) } else { (cw, ch) };
                     let mut dst = PlaneMut::new(&mut outputs[c], pw, pw, ph).map_err(lib_err)?;
-                    m.filter_plane_with(level, &pic, &mut dst)
-                        .map_err(lib_err)?;
+                    match args.ctu {
+                        None => m
+                            .filter_plane_with(level, &pic, &mut dst)
+                            .map_err(lib_err)?,
+                        Some(size) => {
+                            let size = if c == 0 { size } else { size / 2 };
+                            for y in (0..ph).step_by(size) {
+                                for x in (0..pw).step_by(size) {
+                                    let r = Region::new(x, y, size.min(pw - x), size.min(ph - y));
+                                    m.filter_region_with(level, &pic, r, &mut dst)
+                                        .map_err(lib_err)?;
+                                }
+                            }
+                        }
+                    }
                 }
                 Ok(())
             })?;

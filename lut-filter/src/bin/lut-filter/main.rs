@@ -219,6 +219,10 @@ enum Command {
         /// LUT_FILTER_SIMD environment variable, else auto].
         #[arg(long, value_name = "LEVEL")]
         simd: Option<lut_filter::simd::Choice>,
+        /// Filter CTU by CTU, as a codec integration does (one `filter_region` call per CTU of
+        /// SIZE luma samples, SIZE/2 chroma, raster order), instead of one call per plane.
+        #[arg(long, value_name = "SIZE", value_parser = clap::value_parser!(u32).range(8..=1024))]
+        ctu: Option<u32>,
     },
     /// Describe a container: version, checksum, models, nodes, tables.
     #[command(after_help = DEFAULT_NOTE)]
@@ -377,6 +381,7 @@ fn run(cli: Cli) -> Result<String> {
             runs,
             threads,
             simd,
+            ctu,
         } => {
             let (width, height) = size
                 .split_once('x')
@@ -400,6 +405,7 @@ fn run(cli: Cli) -> Result<String> {
                 qp,
                 runs,
                 threads,
+                ctu: ctu.map(|c| c as usize),
             };
             match simd {
                 Some(choice) => bench::run_with(&args, choice),
