@@ -25,13 +25,16 @@ fn regular_container(seed: u64, stages: usize) -> Vec<u8> {
         12,
     );
     let mut w = ContainerWriter::new();
-    w.add_model(desc, |req| {
-        (0..req.shape.iter().product::<usize>())
-            .map(|_| rng.gen_range(-127..=127i8))
-            .collect()
-    })
-    .unwrap();
+    w.add_model(desc, |req| random_table(&mut rng, req))
+        .unwrap();
     w.to_bytes().unwrap()
+}
+
+/// Random int8 values for a required table.
+fn random_table(rng: &mut ChaCha8Rng, req: &lut_filter::plan::RequiredTensor) -> Vec<i8> {
+    (0..req.shape.iter().product::<usize>())
+        .map(|_| rng.gen_range(-127..=127i8))
+        .collect()
 }
 
 fn compacted(bytes: &[u8], g: DfcGeometry) -> Source {
@@ -277,12 +280,8 @@ fn random_models(seed: u64, models: &[(Component, usize)]) -> Vec<u8> {
             1 << 10,
             12,
         );
-        w.add_model(desc, |req| {
-            (0..req.shape.iter().product::<usize>())
-                .map(|_| rng.gen_range(-127..=127i8))
-                .collect()
-        })
-        .unwrap();
+        w.add_model(desc, |req| random_table(&mut rng, req))
+            .unwrap();
     }
     w.to_bytes().unwrap()
 }

@@ -956,28 +956,22 @@ fn assert_lossless(v: &serde_json::Value, c: &str) {
 
 #[test]
 fn bench_runs_per_plane_and_per_ctu() {
-    let whole = ok(&[
-        &"bench",
-        &"--size",
-        &"200x120",
-        &"--runs",
-        &"1",
-        &"--threads",
-        &"1",
-    ]);
-    assert!(whole.contains("one call per plane"), "{whole}");
-    assert!(whole.contains("1 thread(s): median"), "{whole}");
-    let ctu = ok(&[
-        &"bench",
-        &"--size",
-        &"200x120",
-        &"--runs",
-        &"1",
-        &"--threads",
-        &"1",
-        &"--ctu",
-        &"64",
-    ]);
-    assert!(ctu.contains("one call per 64x64 CTU"), "{ctu}");
-    assert!(ctu.contains("1 thread(s): median"), "{ctu}");
+    for (extra, expect) in [
+        (&[][..], "one call per plane"),
+        (&["--ctu", "64"][..], "one call per 64x64 CTU"),
+    ] {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+            &"bench",
+            &"--size",
+            &"200x120",
+            &"--runs",
+            &"1",
+            &"--threads",
+            &"1",
+        ];
+        args.extend(extra.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>));
+        let out = ok(&args);
+        assert!(out.contains(expect), "{out}");
+        assert!(out.contains("1 thread(s): median"), "{out}");
+    }
 }
