@@ -64,3 +64,17 @@ pub fn write_atomic_try<R, E: From<Error>>(
     }
     outcome
 }
+
+/// A safetensors file from its JSON header (already serialised) and its tensor bytes: the
+/// header length (u64, little endian), the header padded with spaces to a multiple of 8 bytes
+/// (so the data stays 8-byte aligned), then the data. One framing for every file we write.
+pub fn safetensors_bytes(mut header: Vec<u8>, data: &[u8]) -> Vec<u8> {
+    while !header.len().is_multiple_of(8) {
+        header.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + header.len() + data.len());
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(data);
+    out
+}

@@ -143,16 +143,8 @@ impl ContainerWriter {
             "__metadata__".to_string(),
             serde_json::to_value(meta).map_err(|e| Error::Description(e.to_string()))?,
         );
-        let mut header =
-            serde_json::to_vec(&entries).map_err(|e| Error::Description(e.to_string()))?;
-        while (8 + header.len()) % 8 != 0 {
-            header.push(b' ');
-        }
-        let mut out = Vec::with_capacity(8 + header.len() + data.len());
-        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&data);
-        Ok(out)
+        let header = serde_json::to_vec(&entries).map_err(|e| Error::Description(e.to_string()))?;
+        Ok(crate::io::safetensors_bytes(header, &data))
     }
 
     /// Serialises and validates the result by opening it.

@@ -325,16 +325,8 @@ impl NetFile {
             "__metadata__".to_string(),
             serde_json::to_value(meta).map_err(|e| NetError::Metadata(e.to_string()))?,
         );
-        let mut header =
-            serde_json::to_vec(&entries).map_err(|e| NetError::Metadata(e.to_string()))?;
-        while header.len() % 8 != 0 {
-            header.push(b' ');
-        }
-        let mut out = Vec::with_capacity(8 + header.len() + data.len());
-        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&data);
-        Ok(out)
+        let header = serde_json::to_vec(&entries).map_err(|e| NetError::Metadata(e.to_string()))?;
+        Ok(lut_filter::io::safetensors_bytes(header, &data))
     }
 
     /// Writes the file (atomically: a temporary file renamed into place).
