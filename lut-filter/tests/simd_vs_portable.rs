@@ -373,6 +373,7 @@ fn simd_choices_parse() {
     use lut_filter::simd::Choice;
     assert_eq!("portable".parse(), Ok(Choice::Level(Level::Portable)));
     assert_eq!("AVX2".parse(), Ok(Choice::Level(Level::Avx2)));
+    assert_eq!("avx512".parse(), Ok(Choice::Level(Level::Avx512)));
     assert_eq!("auto".parse(), Ok(Choice::Auto));
     assert!("sse9".parse::<Choice>().is_err());
     assert_eq!(
@@ -381,5 +382,12 @@ fn simd_choices_parse() {
         "portable is always available"
     );
     assert!(Level::supported().contains(&Level::detected()));
+    // A level runs where the CPU has it, else portable; the detected level is the best one.
+    for level in Level::ALL {
+        let runs = Choice::Level(level).level();
+        assert_eq!(runs == level, level.is_supported(), "{level}");
+        assert!(runs == level || runs == Level::Portable, "{level}");
+        assert!(level <= Level::detected() || !level.is_supported(), "{level}");
+    }
     assert!(Level::supported().contains(&Level::active()));
 }

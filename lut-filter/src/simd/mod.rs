@@ -5,16 +5,18 @@
 //! then [`requantise_row`] turns the node's sums into features and [`residual_row`] turns the
 //! output sums into residuals. Every kernel has a portable version (the reference the SIMD
 //! versions are tested against, and the path used on any CPU) and, on x86-64, an AVX2 version
-//! processing 8 samples at once. The two are bit-exact for every input
-//! (`tests/simd_vs_portable.rs`); the portable path is itself compared with
-//! [`crate::reference`] through the engine. Design and measurements: `docs/performance.md`.
+//! processing 8 samples at once; the AVX-512 level runs the 4-simplex look-ups 16 samples at
+//! once and is AVX2 elsewhere. All are bit-exact for every input (`tests/simd_vs_portable.rs`);
+//! the portable path is itself compared with [`crate::reference`] through the engine. Design
+//! and measurements: `docs/performance.md`.
 //!
 //! **Choosing the level.** [`Level::active`] is what the engine uses by default: the best level
 //! the CPU supports (detected once at run time with `is_x86_feature_detected!`), unless the
 //! environment variable `LUT_FILTER_SIMD` says otherwise: `portable` forces the portable path,
-//! `avx2` asks for AVX2 (portable where the CPU lacks it), `auto` (or unset) detects. Tests and
-//! benchmarks choose per call with [`crate::Model::filter_region_with`] or the `level` argument
-//! of the kernels; a level the CPU does not support runs the portable path.
+//! `avx2` or `avx512` asks for that level (portable where the CPU lacks it), `auto` (or unset)
+//! detects. Tests and benchmarks choose per call with [`crate::Model::filter_region_with`] or
+//! the `level` argument of the kernels; a level the CPU does not support runs the portable
+//! path.
 
 use std::sync::OnceLock;
 
@@ -22,9 +24,11 @@ use crate::interp::PreparedTable;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod portable;
 
-/// The environment variable that forces a level: `portable`, `avx2` or `auto`.
+/// The environment variable that forces a level: `portable`, `avx2`, `avx512` or `auto`.
 pub const ENV: &str = "LUT_FILTER_SIMD";
 
 /// An instruction-set level of the row kernels.
@@ -34,19 +38,21 @@ pub enum Level {
     Portable,
     /// x86-64 AVX2: 8 samples per step, table reads by gathers.
     Avx2,
+    /// x86-64 AVX-512 (F, BW): the 4-simplex look-up of 16 samples per step where a chunk's
+    /// lanes share one table layout; the other kernels and chunks as [`Level::Avx2`].
+    Avx512,
 }
 
 impl Level {
     /// Every level, portable first.
-    pub const ALL: [Level; 2] = [Level::Portable, Level::Avx2];
+    pub const ALL: [Level; 3] = [Level::Portable, Level::Avx2, Level::Avx512];
 
     /// The best level this CPU supports.
     pub fn detected() -> Level {
-        if Level::Avx2.is_supported() {
-            Level::Avx2
-        } else {
-            Level::Portable
-        }
+        [Level::Avx512, Level::Avx2]
+            .into_iter()
+            .find(|l| l.is_supported())
+            .unwrap_or(Level::Portable)
     }
 
     /// The level the engine uses by default: [`ENV`] if set to a known level (a level this CPU
@@ -70,8 +76,10 @@ impl Level {
             Level::Portable => true,
             #[cfg(target_arch = "x86_64")]
             Level::Avx2 => avx2::Token::new().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => avx512::Token::new().is_some(),
             #[cfg(not(target_arch = "x86_64"))]
-            Level::Avx2 => false,
+            Level::Avx2 | Level::Avx512 => false,
         }
     }
 
@@ -92,11 +100,12 @@ impl Level {
         }
     }
 
-    /// Lower-case name (`portable`, `avx2`).
+    /// Lower-case name (`portable`, `avx2`, `avx512`).
     pub fn name(self) -> &'static str {
         match self {
             Level::Portable => "portable",
             Level::Avx2 => "avx2",
+            Level::Avx512 => "avx512",
         }
     }
 }
@@ -133,8 +142,9 @@ impl std::str::FromStr for Choice {
             "auto" => Ok(Choice::Auto),
             "portable" | "scalar" | "none" => Ok(Choice::Level(Level::Portable)),
             "avx2" => Ok(Choice::Level(Level::Avx2)),
+            "avx512" | "avx-512" => Ok(Choice::Level(Level::Avx512)),
             other => Err(format!(
-                "unknown SIMD level '{other}' (expected auto, portable or avx2)"
+                "unknown SIMD level '{other}' (expected auto, portable, avx2 or avx512)"
             )),
         }
     }
@@ -166,6 +176,8 @@ pub(crate) enum Kernels {
     Portable,
     #[cfg(target_arch = "x86_64")]
     Avx2(avx2::Token),
+    #[cfg(target_arch = "x86_64")]
+    Avx512(avx512::Token),
 }
 
 impl Kernels {
@@ -175,8 +187,23 @@ impl Kernels {
             Level::Portable => Kernels::Portable,
             #[cfg(target_arch = "x86_64")]
             Level::Avx2 => avx2::Token::new().map_or(Kernels::Portable, Kernels::Avx2),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => {
+                avx512::Token::new().map_or_else(|| Kernels::new(Level::Avx2), Kernels::Avx512)
+            }
             #[cfg(not(target_arch = "x86_64"))]
-            Level::Avx2 => Kernels::Portable,
+            Level::Avx2 | Level::Avx512 => Kernels::Portable,
+        }
+    }
+
+    /// The AVX2 token of this level's channel-node, requantisation and residual kernels
+    /// (AVX-512 uses AVX2's), `None` for the portable ones.
+    #[cfg(target_arch = "x86_64")]
+    fn avx2(self) -> Option<avx2::Token> {
+        match self {
+            Kernels::Portable => None,
+            Kernels::Avx2(t) => Some(t),
+            Kernels::Avx512(t) => Some(t.avx2()),
         }
     }
 
@@ -201,11 +228,11 @@ impl Kernels {
             inputs.iter().all(|(d, _)| d.len() >= n),
             "trilinear_row: inputs shorter than the row"
         );
-        match self {
-            Kernels::Portable => portable::trilinear_row(table, k, inputs, n, acc, stride),
-            #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(t) => avx2::trilinear_row(t, table, k, inputs, n, acc, stride),
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = self.avx2() {
+            return avx2::trilinear_row(t, table, k, inputs, n, acc, stride);
         }
+        portable::trilinear_row(table, k, inputs, n, acc, stride)
     }
 
     /// See [`requantise_row`].
@@ -216,11 +243,11 @@ impl Kernels {
             (1..=1 << 16).contains(&terms),
             "requantise_row: 1 to 65536 terms"
         );
-        match self {
-            Kernels::Portable => portable::requantise_row(raw, terms, out),
-            #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(t) => avx2::requantise_row(t, raw, terms, out),
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = self.avx2() {
+            return avx2::requantise_row(t, raw, terms, out);
         }
+        portable::requantise_row(raw, terms, out)
     }
 
     /// See [`residual_row`].
@@ -239,11 +266,11 @@ impl Kernels {
             (8..=12).contains(&bit_depth),
             "residual_row: bit depth 8..=12"
         );
-        match self {
-            Kernels::Portable => portable::residual_row(sums, scale, scale_shift, bit_depth, out),
-            #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(t) => avx2::residual_row(t, sums, scale, scale_shift, bit_depth, out),
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = self.avx2() {
+            return avx2::residual_row(t, sums, scale, scale_shift, bit_depth, out);
         }
+        portable::residual_row(sums, scale, scale_shift, bit_depth, out)
     }
 }
 
@@ -299,7 +326,14 @@ pub struct SpatialKernel<'a> {
     fb: u32,
     k: usize,
     #[cfg(target_arch = "x86_64")]
-    avx2: Option<Box<avx2::Spatial<'a>>>,
+    fast: Option<Fast<'a>>,
+}
+
+/// The SIMD form of a [`SpatialKernel`].
+#[cfg(target_arch = "x86_64")]
+enum Fast<'a> {
+    Avx2(Box<avx2::Spatial<'a>>),
+    Avx512(Box<avx512::Spatial<'a>>),
 }
 
 impl std::fmt::Debug for SpatialKernel<'_> {
@@ -324,8 +358,13 @@ impl<'a> SpatialKernel<'a> {
         );
         let kernels = Kernels::new(level);
         #[cfg(target_arch = "x86_64")]
-        let avx2 = match kernels {
-            Kernels::Avx2(t) => avx2::Spatial::new(t, &table, fb, k).map(Box::new),
+        let fast = match kernels {
+            Kernels::Avx2(t) => {
+                avx2::Spatial::new(t, &table, fb, k).map(|s| Fast::Avx2(Box::new(s)))
+            }
+            Kernels::Avx512(t) => {
+                avx512::Spatial::new(t, &table, fb, k).map(|s| Fast::Avx512(Box::new(s)))
+            }
             Kernels::Portable => None,
         };
         #[cfg(not(target_arch = "x86_64"))]
@@ -335,15 +374,17 @@ impl<'a> SpatialKernel<'a> {
             fb,
             k,
             #[cfg(target_arch = "x86_64")]
-            avx2,
+            fast,
         }
     }
 
     /// The level the rows run at.
     pub fn level(&self) -> Level {
         #[cfg(target_arch = "x86_64")]
-        if self.avx2.is_some() {
-            return Level::Avx2;
+        match self.fast {
+            Some(Fast::Avx2(_)) => return Level::Avx2,
+            Some(Fast::Avx512(_)) => return Level::Avx512,
+            None => {}
         }
         Level::Portable
     }
@@ -372,9 +413,10 @@ impl<'a> SpatialKernel<'a> {
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        if let Some(k) = &self.avx2 {
-            k.rows(&self.table, taps, block, acc, stride);
-            return;
+        match &self.fast {
+            Some(Fast::Avx2(k)) => return k.rows(&self.table, taps, block, acc, stride),
+            Some(Fast::Avx512(k)) => return k.rows(&self.table, taps, block, acc, stride),
+            None => {}
         }
         portable_rows(&self.table, taps, self.fb, block, self.k, acc, stride);
     }

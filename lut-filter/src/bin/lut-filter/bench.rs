@@ -89,7 +89,7 @@ pub fn run(args: &BenchArgs) -> Result<String> {
     run_with(args, Choice::Level(Level::active()))
 }
 
-/// Runs the benchmark with the row kernels of `simd` (`--simd portable|avx2|auto`).
+/// Runs the benchmark with the row kernels of `simd` (`--simd portable|avx2|avx512|auto`).
 pub fn run_with(args: &BenchArgs, simd: Choice) -> Result<String> {
     let level = simd.level();
     let (container, source) = open_container(args.lut.as_deref(), false)?;

@@ -215,7 +215,7 @@ enum Command {
         /// Thread counts, comma-separated (default: 1 and all cores).
         #[arg(long, value_delimiter = ',')]
         threads: Vec<usize>,
-        /// Row kernels: auto (the best this CPU has), portable or avx2 [default: the
+        /// Row kernels: auto (the best this CPU has), portable, avx2 or avx512 [default: the
         /// LUT_FILTER_SIMD environment variable, else auto].
         #[arg(long, value_name = "LEVEL")]
         simd: Option<lut_filter::simd::Choice>,

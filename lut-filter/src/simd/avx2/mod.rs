@@ -29,7 +29,7 @@ use crate::interp::PreparedTable;
 use super::{RESIDUAL_LIMIT, RowTaps, Rows, portable};
 
 mod chunk;
-mod simplex;
+pub(super) mod simplex;
 mod trilinear;
 
 /// Proof that the CPU runs AVX2: exists only where `is_x86_feature_detected!("avx2")` held.

@@ -30,23 +30,23 @@ use super::chunk::{SRC_A, SRC_B, SRC_MIXED, band, chunk, load_taps};
 /// (largest fraction first, ties to the lower coordinate), and a sorted key's low half is the
 /// step to the next vertex.
 #[derive(Clone, Copy)]
-pub(super) struct Geo {
+pub(in crate::simd) struct Geo {
     /// `node = v >> bits`; `fraction << 16 = (v << (24 - bits)) & 0xff0000`: per lane, and as
     /// shift counts for chunks whose lanes all share them.
-    pub(super) bits: __m256i,
-    pub(super) up: __m256i,
-    pub(super) bits_count: __m128i,
-    pub(super) up_count: __m128i,
+    pub(in crate::simd) bits: __m256i,
+    pub(in crate::simd) up: __m256i,
+    pub(in crate::simd) bits_count: __m128i,
+    pub(in crate::simd) up_count: __m128i,
     /// Per-coordinate strides of a vertex position, and its value at node 0 (bytes; for fine
     /// lanes read through the index: index positions).
-    pub(super) strides: [__m256i; 4],
-    pub(super) origin: __m256i,
+    pub(in crate::simd) strides: [__m256i; 4],
+    pub(in crate::simd) origin: __m256i,
     /// Sum of the strides: the last vertex's position minus the first's.
-    pub(super) span: __m256i,
+    pub(in crate::simd) span: __m256i,
     /// Largest allowed last-vertex position.
-    pub(super) pos_limit: __m256i,
+    pub(in crate::simd) pos_limit: __m256i,
     /// Index path only: largest row whose bytes may be gathered.
-    pub(super) row_limit: __m256i,
+    pub(in crate::simd) row_limit: __m256i,
 }
 
 /// Scalar form of a [`Geo`].
@@ -115,28 +115,28 @@ impl Geo {
 /// `t` is `(v[t] + lim - 1 - v[0]) & mask[t] <= 2 lim - 1`, unsigned (`mask[t]` is 0 for
 /// coordinates off the diagonal).
 #[derive(Clone, Copy)]
-pub(super) struct Band {
-    pub(super) offset: __m256i,
-    pub(super) width: __m256i,
-    pub(super) mask: [__m256i; 3],
+pub(in crate::simd) struct Band {
+    pub(in crate::simd) offset: __m256i,
+    pub(in crate::simd) width: __m256i,
+    pub(in crate::simd) mask: [__m256i; 3],
 }
 
 /// The constants of one pass over a table.
-pub(super) struct Kernel<'a> {
+pub(in crate::simd) struct Kernel<'a> {
     /// Regular table, DFC rows by position ([`crate::tables::DfcGeometry::dense`]), or DFC
     /// fine rows read through `index`.
-    pub(super) a: &'a [i8],
+    pub(in crate::simd) a: &'a [i8],
     /// DFC coarse rows (`a` for a regular table or the dense layout: one buffer).
-    pub(super) b: &'a [i8],
+    pub(in crate::simd) b: &'a [i8],
     /// DFC band test.
-    pub(super) band: Option<Band>,
+    pub(in crate::simd) band: Option<Band>,
     /// DFC fine rows addressed through this index (no dense layout).
-    pub(super) index: Option<&'a [i32]>,
-    pub(super) geo_a: Geo,
-    pub(super) geo_b: Geo,
+    pub(in crate::simd) index: Option<&'a [i32]>,
+    pub(in crate::simd) geo_a: Geo,
+    pub(in crate::simd) geo_b: Geo,
     /// Outputs per row (the byte stride of rows) and byte offset of this pass's first output.
-    pub(super) k: i32,
-    pub(super) first: i32,
+    pub(in crate::simd) k: i32,
+    pub(in crate::simd) first: i32,
 }
 
 impl<'a> Kernel<'a> {
@@ -224,17 +224,38 @@ impl<'a> Kernel<'a> {
 
 /// A table prepared for the AVX2 row kernel: one [`Plan`] per 4 outputs.
 pub(crate) struct Spatial<'a> {
-    passes: [Option<Plan<'a>>; 2],
+    /// Outputs 0-3, and 4-7 where the table has more than 4.
+    pub(in crate::simd) passes: [Option<Plan<'a>>; 2],
     k: usize,
     fb: u32,
 }
 
 /// A pass's constants and its row loops (tap step 1, tap step 2), chosen once.
-struct Plan<'a> {
-    kern: Kernel<'a>,
+pub(in crate::simd) struct Plan<'a> {
+    pub(in crate::simd) kern: Kernel<'a>,
     unit: RunFn,
     strided: RunFn,
 }
+
+impl Plan<'_> {
+    /// Runs `pass` (made from this plan) with the row loop of its tap step.
+    ///
+    /// # Safety
+    /// AVX2 is available, `pass.n >= 8`, and [`taps_fit`] holds for `pass.taps`.
+    pub(in crate::simd) unsafe fn run(&self, pass: &Pass<'_, '_>, acc: &mut [i32]) {
+        let run = if pass.taps.step == 1 {
+            self.unit
+        } else {
+            self.strided
+        };
+        // SAFETY: the caller's contract.
+        unsafe { run(pass, acc) }
+    }
+}
+
+/// How [`Spatial::rows_by`] runs pass `i` (its plan, the pass, the accumulator from the
+/// pass's first output).
+pub(in crate::simd) type PassRunner<'r> = dyn Fn(usize, &Plan<'_>, &Pass<'_, '_>, &mut [i32]) + 'r;
 
 /// A row loop: [`run`] instantiated for one output count and table kind.
 type RunFn = unsafe fn(&Pass<'_, '_>, &mut [i32]);
@@ -300,6 +321,30 @@ impl<'a> Spatial<'a> {
         acc: &mut [i32],
         stride: usize,
     ) {
+        let run = |_: usize, plan: &Plan<'_>, pass: &Pass<'_, '_>, acc: &mut [i32]| {
+            // SAFETY: AVX2 is available, and [`taps_fit`] holds for the row (`rows_by`).
+            unsafe { plan.run(pass, acc) }
+        };
+        // SAFETY: the caller's contract.
+        unsafe { self.rows_by(table, taps, block, acc, stride, &run) }
+    }
+
+    /// [`Spatial::rows`] with each pass over a row run by `run(pass_index, plan, pass, acc)`
+    /// (`acc` from the pass's first output): rows of fewer than 8 samples, or whose taps
+    /// cannot be loaded in place, take the portable code instead; for the others, AVX2 is
+    /// available and [`taps_fit`] holds for `pass.taps`.
+    ///
+    /// # Safety
+    /// As [`Spatial::rows`].
+    pub(in crate::simd) unsafe fn rows_by(
+        &self,
+        table: &PreparedTable<'_>,
+        taps: &RowTaps<'_>,
+        block: Rows,
+        acc: &mut [i32],
+        stride: usize,
+        run: &PassRunner<'_>,
+    ) {
         let (k, fb, n) = (self.k, self.fb, block.n);
         // The last row's taps fitting bounds every row's (starts grow with the row).
         let last = RowTaps {
@@ -324,7 +369,7 @@ impl<'a> Spatial<'a> {
                 start: taps.start.map(|s| s + y * block.pitch),
                 ..*taps
             };
-            for (first, plan) in [0, 4].into_iter().zip(&self.passes) {
+            for (i, plan) in self.passes.iter().enumerate() {
                 let Some(plan) = plan else { break };
                 let pass = Pass {
                     kern: &plan.kern,
@@ -334,17 +379,10 @@ impl<'a> Spatial<'a> {
                     n,
                     k,
                     stride,
-                    lead: first == 0,
+                    lead: i == 0,
                 };
-                let run = if taps.step == 1 {
-                    plan.unit
-                } else {
-                    plan.strided
-                };
-                let acc = &mut acc[y * block.acc_pitch + first * stride..];
-                // SAFETY: AVX2 is available (the caller's contract); [`taps_fit`] holds for
-                // this row (it holds for the last).
-                unsafe { run(&pass, acc) };
+                let acc = &mut acc[y * block.acc_pitch + 4 * i * stride..];
+                run(i, plan, &pass, acc);
             }
         }
     }
@@ -364,16 +402,16 @@ fn taps_fit(taps: &RowTaps<'_>, n: usize) -> bool {
 }
 
 /// One pass over a row: outputs `first..first + N` of every sample.
-struct Pass<'p, 'a> {
-    kern: &'p Kernel<'a>,
-    table: &'p PreparedTable<'p>,
-    taps: &'p RowTaps<'p>,
-    fb: u32,
-    n: usize,
-    k: usize,
-    stride: usize,
+pub(in crate::simd) struct Pass<'p, 'a> {
+    pub(in crate::simd) kern: &'p Kernel<'a>,
+    pub(in crate::simd) table: &'p PreparedTable<'p>,
+    pub(in crate::simd) taps: &'p RowTaps<'p>,
+    pub(in crate::simd) fb: u32,
+    pub(in crate::simd) n: usize,
+    pub(in crate::simd) k: usize,
+    pub(in crate::simd) stride: usize,
     /// The first pass, which computes refused chunks with the portable code (all outputs).
-    lead: bool,
+    pub(in crate::simd) lead: bool,
 }
 
 /// Runs a pass: chunks of 8; the last one overlaps the previous and adds only its new lanes.
@@ -399,41 +437,65 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const INDEX: bo
         let (x0, keep) = if x + 8 <= n {
             (x, all)
         } else {
-            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            let skip = x - (n - 8);
-            let keep = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(skip as i32 - 1));
-            (n - 8, keep)
+            (n - 8, keep_from(x - (n - 8)))
         };
         // SAFETY: [`taps_fit`] holds (the caller's contract) and `x0 + 8 <= n`.
         let v = unsafe { load_taps::<UNIT>(&taps_at, x0) };
         // SAFETY: `x0 + 8 <= n`, so rows `j < N` of 8 values at `j * stride + x0` lie in
         // `acc` (asserted above).
         let out = unsafe { acc.as_mut_ptr().add(x0) };
-        // The common chunks (regular; DFC all fine or all coarse in one buffer) share one
-        // call site, so that it is inlined; the others go through `rare_chunk`.
-        let (g, fine) = match kern.band {
-            Some(b) if DFC => {
-                let fine = band(&v, &b);
-                match _mm256_movemask_ps(_mm256_castsi256_ps(fine)) {
-                    0xff if !INDEX && single => (Some(&kern.geo_a), fine),
-                    0 if single => (Some(&kern.geo_b), fine),
-                    _ => (None, fine),
-                }
-            }
-            _ => (Some(&kern.geo_a), all),
-        };
         // SAFETY: AVX2 is available; `out` as just argued.
-        let done = unsafe {
-            match g {
-                Some(g) => chunk::<N, SRC_A, false>(kern, g, v, fine, out, stride, keep),
-                None => rare_chunk::<N, INDEX>(kern, v, fine, out, stride, keep),
-            }
-        };
+        let done = unsafe { chunk8::<N, DFC, INDEX>(kern, single, v, out, stride, keep) };
         if !done && pass.lead {
             let xs = x..x0 + 8;
             portable::spatial_row(pass.table, taps, pass.fb, xs, pass.k, acc, stride);
         }
         x = x0 + 8;
+    }
+}
+
+/// Lanes `skip..8` (all ones), the others zero.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(in crate::simd) fn keep_from(skip: usize) -> __m256i {
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(skip as i32 - 1))
+}
+
+/// One chunk of 8 samples with taps `v`: the common chunks (regular; DFC all fine or all
+/// coarse in one buffer) share one call site, so that it is inlined; the others go through
+/// [`rare_chunk`]. Returns false, having added nothing, where [`chunk`] refuses.
+///
+/// # Safety
+/// As [`chunk`].
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(in crate::simd) unsafe fn chunk8<const N: usize, const DFC: bool, const INDEX: bool>(
+    kern: &Kernel<'_>,
+    single: bool,
+    v: [__m256i; 4],
+    out: *mut i32,
+    stride: usize,
+    keep: __m256i,
+) -> bool {
+    let all = _mm256_set1_epi32(-1);
+    let (g, fine) = match kern.band {
+        Some(b) if DFC => {
+            let fine = band(&v, &b);
+            match _mm256_movemask_ps(_mm256_castsi256_ps(fine)) {
+                0xff if !INDEX && single => (Some(&kern.geo_a), fine),
+                0 if single => (Some(&kern.geo_b), fine),
+                _ => (None, fine),
+            }
+        }
+        _ => (Some(&kern.geo_a), all),
+    };
+    // SAFETY: the caller's contract.
+    unsafe {
+        match g {
+            Some(g) => chunk::<N, SRC_A, false>(kern, g, v, fine, out, stride, keep),
+            None => rare_chunk::<N, INDEX>(kern, v, fine, out, stride, keep),
+        }
     }
 }
 

@@ -1,0 +1,68 @@
+//! AVX-512 row kernels: the 4-simplex look-up of 16 samples at once (one per 32-bit lane of a
+//! 512-bit vector), for the chunks that dominate real pictures: regular tables, and DFC
+//! tables in the engine's position-addressed layout whose 16 lanes are all in the fine band or
+//! all outside it. Every other chunk (DFC chunks mixing fine and coarse lanes, DFC tables read
+//! through their index, rows of fewer than 16 samples) runs as two AVX2 chunks, and the
+//! channel-node, requantisation and residual kernels are the AVX2 ones: this level extends
+//! [`super::avx2`] and needs everything it needs.
+//!
+//! The arithmetic is the AVX2 chunk's, lane for lane (sort keys, comparator network, weights,
+//! one 32-bit gather per vertex and 4 outputs, bytes sign-extended by a shift pair), so the
+//! results are bit-exact with it and with the portable code (`tests/simd_vs_portable.rs`).
+//!
+//! **Memory safety** is argued as for AVX2: the last vertex's position bounds every lane's
+//! gathers and is checked (unsigned, against the table's length less 4) before any gather; a
+//! chunk with a lane outside is computed by the portable code.
+
+use super::avx2;
+use super::{RowTaps, Rows};
+use crate::interp::PreparedTable;
+
+mod simplex;
+
+/// Proof that the CPU runs AVX-512 F and BW (and so AVX2): exists only where
+/// `is_x86_feature_detected!` held for all three.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Token(avx2::Token);
+
+impl Token {
+    pub(crate) fn new() -> Option<Token> {
+        let wide = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
+        avx2::Token::new().filter(|_| wide).map(Token)
+    }
+
+    /// The AVX2 kernels this level also uses.
+    pub(crate) fn avx2(self) -> avx2::Token {
+        self.0
+    }
+}
+
+/// A table prepared for the AVX-512 spatial row kernel.
+pub(crate) struct Spatial<'a>(simplex::Spatial<'a>);
+
+impl<'a> Spatial<'a> {
+    /// `None` where this level cannot run the table (the portable code then does).
+    pub(crate) fn new(
+        _token: Token,
+        table: &PreparedTable<'a>,
+        fb: u32,
+        k: usize,
+    ) -> Option<Spatial<'a>> {
+        // SAFETY: a `Token` exists only where AVX-512 F/BW and AVX2 were detected at run time.
+        unsafe { simplex::Spatial::new(table, fb, k) }.map(Spatial)
+    }
+
+    /// See [`super::SpatialKernel::rows`].
+    pub(crate) fn rows(
+        &self,
+        table: &PreparedTable<'_>,
+        taps: &RowTaps<'_>,
+        block: Rows,
+        acc: &mut [i32],
+        stride: usize,
+    ) {
+        // SAFETY: a `Spatial` exists only where AVX-512 F/BW and AVX2 were detected (its
+        // `Token`); the accumulator's size was checked by the caller (`check_acc`).
+        unsafe { self.0.rows(table, taps, block, acc, stride) }
+    }
+}
