@@ -118,11 +118,18 @@ struct Buf {
     data: Vec<u16>,
 }
 
+/// Values a [`Buf`] holds beyond its rectangle. The SIMD row kernels load a chroma-from-luma
+/// row's taps (every other value) as whole vectors, whose last one reaches one value past the
+/// last tap read; without this margin, the last row of a tile's luma buffer would take the
+/// portable path.
+const BUF_MARGIN: usize = 16;
+
 impl Buf {
     fn reset(&mut self, rect: Rect) {
         self.rect = Some(rect);
         self.data.clear();
-        self.data.resize(rect.width() * rect.height(), 0);
+        self.data
+            .resize(rect.width() * rect.height() + BUF_MARGIN, 0);
     }
 
     /// Fills positions of `rect` outside `inner` by copying the nearest position of `inner`.
@@ -616,20 +623,36 @@ fn run_tile<T: Sample>(
     s.residual.resize(w, 0);
     for (ty, row) in rows.iter_mut().enumerate() {
         let y = tile.y + ty;
-        s.sum.fill(0);
-        for &(t, o) in &job.terms {
+        // The terms' sums on this row of the tile: a single term is read in place; several
+        // are added into `s.sum`, starting from a copy of the first (no zero fill: a
+        // `memset` just before the vector loads of the sums stalls their store forwarding).
+        let term_row = |&(t, o): &(usize, usize)| -> &[i32] {
             let r = s.raw_rect[t].expect("term computed");
             let rw = r.width();
             let at = o * rw * r.height()
                 + (y as isize - r.y0) as usize * rw
                 + (tile.x as isize - r.x0) as usize;
-            // |sum| <= 64 terms * 12 look-ups * 128 * 256 < 2^31.
-            for (a, v) in s.sum.iter_mut().zip(&s.raw[t][at..at + w]) {
-                *a += v;
+            &s.raw[t][at..at + w]
+        };
+        let sums: &[i32] = match job.terms.as_slice() {
+            [one] => term_row(one),
+            [first, rest @ ..] => {
+                s.sum.copy_from_slice(term_row(first));
+                for term in rest {
+                    // |sum| <= 64 terms * 12 look-ups * 128 * 256 < 2^31.
+                    for (a, v) in s.sum.iter_mut().zip(term_row(term)) {
+                        *a += v;
+                    }
+                }
+                &s.sum
             }
-        }
+            [] => {
+                s.sum.fill(0);
+                &s.sum
+            }
+        };
         job.kernels
-            .residual_row(&s.sum, scale, shift, job.pic.bit_depth, &mut s.residual);
+            .residual_row(sums, scale, shift, job.pic.bit_depth, &mut s.residual);
         let src = &target.row(y)[tile.x..tile.x + w];
         for ((d, v), r) in row[col..col + w].iter_mut().zip(src).zip(&s.residual) {
             *d = T::from_i32((v.to_i32().clamp(0, max) + r).clamp(0, max));

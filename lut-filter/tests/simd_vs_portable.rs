@@ -249,6 +249,9 @@ fn row_kernels_equal_portable() {
             for s in &mut sums {
                 *s = (2 * rng.gen_range(-8..8) + 1) << (total - 1 - up).clamp(0, 20);
             }
+        } else if rng.gen_bool(0.5) {
+            // Scales the 32-bit path takes, with sums on both sides of its 2^25 limit.
+            scale = rng.gen_range(-40..=40);
         }
         let mut want_res = vec![0i32; n];
         simd::residual_row(Level::Portable, &sums, scale, shift, depth, &mut want_res);
@@ -387,7 +390,10 @@ fn simd_choices_parse() {
         let runs = Choice::Level(level).level();
         assert_eq!(runs == level, level.is_supported(), "{level}");
         assert!(runs == level || runs == Level::Portable, "{level}");
-        assert!(level <= Level::detected() || !level.is_supported(), "{level}");
+        assert!(
+            level <= Level::detected() || !level.is_supported(),
+            "{level}"
+        );
     }
     assert!(Level::supported().contains(&Level::active()));
 }

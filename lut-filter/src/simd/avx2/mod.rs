@@ -166,6 +166,7 @@ fn residual_row_avx2(sums: &[i32], scale: i32, scale_shift: u8, bit_depth: u8, o
         shift += i64::from(10 - bit_depth);
         0
     };
+    let up_bits = up;
     let (up, down) = (_mm_cvtsi64_si128(up), _mm_cvtsi64_si128(shift));
     let half = _mm256_set1_epi64x(1 << (shift - 1));
     let sc = _mm256_set1_epi64x(i64::from(scale));
@@ -180,13 +181,46 @@ fn residual_row_avx2(sums: &[i32], scale: i32, scale_shift: u8, bit_depth: u8, o
         let r = _mm256_blendv_epi8(r, hi, _mm256_cmpgt_epi64(r, hi));
         _mm256_blendv_epi8(r, lo, _mm256_cmpgt_epi64(lo, r))
     };
+    // In 32 bits where nothing can overflow: `|s| < 2^25` (checked per chunk; the engine's
+    // sums always are), `|scale| << up < 32`, `shift <= 30`, so `|s * scale << up| + half <
+    // 2^30 + 2^29`. The result is the same integer as the 64-bit one.
+    let factor = i64::from(scale).unsigned_abs() << up_bits;
+    let narrow = (factor < 32 && shift <= 30).then(|| {
+        (
+            _mm256_set1_epi32((i64::from(scale) << up_bits) as i32),
+            _mm_cvtsi64_si128(shift),
+            _mm256_set1_epi32(1 << (shift - 1)),
+        )
+    });
+    let sum_limit = _mm256_set1_epi32((1 << 25) - 1);
+    let (lo32, hi32) = (
+        _mm256_set1_epi32(-RESIDUAL_LIMIT),
+        _mm256_set1_epi32(RESIDUAL_LIMIT),
+    );
     for x in chunk_starts(n) {
         let r = &sums[x..x + 8];
         // SAFETY: `r` holds the 8 i32 read.
         let s = unsafe { _mm256_loadu_si256(r.as_ptr().cast()) };
-        let even = lanes(s);
-        let odd = lanes(_mm256_srli_epi64::<32>(s));
-        let y = _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd));
+        let small = || {
+            let a = _mm256_abs_epi32(s);
+            // Unsigned: |i32::MIN| stays 2^31 and fails.
+            _mm256_movemask_epi8(_mm256_cmpeq_epi32(
+                _mm256_max_epu32(a, sum_limit),
+                sum_limit,
+            )) == -1
+        };
+        let y = match narrow {
+            Some((f, down32, half32)) if small() => {
+                let v = _mm256_add_epi32(_mm256_mullo_epi32(s, f), half32);
+                let v = _mm256_sra_epi32(v, down32);
+                _mm256_min_epi32(_mm256_max_epi32(v, lo32), hi32)
+            }
+            _ => {
+                let even = lanes(s);
+                let odd = lanes(_mm256_srli_epi64::<32>(s));
+                _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd))
+            }
+        };
         let o = &mut out[x..x + 8];
         // SAFETY: `o` holds the 8 i32 written.
         unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), y) };

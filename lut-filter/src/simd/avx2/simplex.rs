@@ -457,7 +457,7 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const INDEX: bo
 /// Lanes `skip..8` (all ones), the others zero.
 #[inline]
 #[target_feature(enable = "avx2")]
-pub(in crate::simd) fn keep_from(skip: usize) -> __m256i {
+fn keep_from(skip: usize) -> __m256i {
     let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(skip as i32 - 1))
 }
@@ -470,7 +470,7 @@ pub(in crate::simd) fn keep_from(skip: usize) -> __m256i {
 /// As [`chunk`].
 #[inline]
 #[target_feature(enable = "avx2")]
-pub(in crate::simd) unsafe fn chunk8<const N: usize, const DFC: bool, const INDEX: bool>(
+unsafe fn chunk8<const N: usize, const DFC: bool, const INDEX: bool>(
     kern: &Kernel<'_>,
     single: bool,
     v: [__m256i; 4],

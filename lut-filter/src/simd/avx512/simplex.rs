@@ -4,14 +4,17 @@
 
 use std::arch::x86_64::*;
 
-use super::super::avx2::simplex::{self as narrow, Band, Geo, Pass, Plan, chunk8, keep_from};
+use super::super::avx2::simplex::{self as narrow, Band, Geo, Pass, Plan};
 use super::super::{RowTaps, Rows, portable};
 use crate::interp::PreparedTable;
 use crate::tables::ONE;
 
-/// A [`Geo`] with its broadcast values widened to 16 lanes.
+/// A [`Geo`] widened to 16 lanes (per-lane values, and shift counts for chunks whose lanes
+/// all share them).
 #[derive(Clone, Copy)]
 struct Geo16 {
+    bits: __m512i,
+    up: __m512i,
     bits_count: __m128i,
     up_count: __m128i,
     strides: [__m512i; 4],
@@ -39,12 +42,33 @@ impl Geo16 {
     #[target_feature(enable = "avx2,avx512f,avx512bw")]
     fn new(g: &Geo) -> Geo16 {
         Geo16 {
+            bits: widen(g.bits),
+            up: widen(g.up),
             bits_count: g.bits_count,
             up_count: g.up_count,
             strides: g.strides.map(|s| widen(s)),
             origin: widen(g.origin),
             span: widen(g.span),
             pos_limit: widen(g.pos_limit),
+        }
+    }
+}
+
+impl Geo16 {
+    /// Lanes of `mask` from `a`, the others from `b` (per-lane fields only).
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw")]
+    fn blend(a: &Geo16, b: &Geo16, mask: __mmask16) -> Geo16 {
+        let m = |x: __m512i, y: __m512i| _mm512_mask_blend_epi32(mask, y, x);
+        Geo16 {
+            bits: m(a.bits, b.bits),
+            up: m(a.up, b.up),
+            bits_count: a.bits_count, // unused by mixed chunks
+            up_count: a.up_count,
+            strides: [0, 1, 2, 3].map(|t| m(a.strides[t], b.strides[t])),
+            origin: m(a.origin, b.origin),
+            span: m(a.span, b.span),
+            pos_limit: m(a.pos_limit, b.pos_limit),
         }
     }
 }
@@ -217,9 +241,6 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const PAIR: boo
     // SAFETY: `s <= s + step * n <= len` (the caller's contract).
     let taps_at = taps.start.map(|s| unsafe { taps.data.as_ptr().add(s) });
     let table = kern.a.as_ptr().cast::<i32>();
-    let portable = |xs: std::ops::Range<usize>, acc: &mut [i32]| {
-        portable::spatial_row(pass.table, taps, pass.fb, xs, pass.k, acc, stride);
-    };
     let mut x = 0;
     while x < n {
         let (x0, skip) = if x + 16 <= n {
@@ -232,43 +253,24 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const PAIR: boo
         // SAFETY: `x0 + 16 <= n`, so rows `j < N` of 16 values at `j * stride + x0` lie in
         // `acc` (asserted above).
         let out = unsafe { acc.as_mut_ptr().add(x0) };
-        let g = match wide.band {
+        let keep = 0xffff_u16 << skip;
+        // SAFETY (all three): `out` as just argued; `table` is the one buffer the geometries
+        // address.
+        let done = match wide.band {
             Some(b) if DFC => match band(&v, &b) {
-                0xffff => Some(&wide.geo_a),
-                0 => Some(&wide.geo_b),
-                _ => None,
+                0xffff => unsafe {
+                    chunk::<N, PAIR, false>(table, &wide.geo_a, v, out, stride, keep)
+                },
+                0 => unsafe { chunk::<N, PAIR, false>(table, &wide.geo_b, v, out, stride, keep) },
+                fine => {
+                    let g = Geo16::blend(&wide.geo_a, &wide.geo_b, fine);
+                    unsafe { chunk::<N, PAIR, true>(table, &g, v, out, stride, keep) }
+                }
             },
-            _ => Some(&wide.geo_a),
+            _ => unsafe { chunk::<N, PAIR, false>(table, &wide.geo_a, v, out, stride, keep) },
         };
-        if let Some(g) = g {
-            let keep = 0xffff_u16 << skip;
-            // SAFETY: `out` as just argued; `table` is the one buffer `g` addresses.
-            let done = unsafe { chunk::<N, PAIR>(table, g, v, out, stride, keep) };
-            if !done && pass.lead {
-                portable(x..x0 + 16, acc);
-            }
-        } else {
-            for h in 0..2 {
-                let xh = x0 + 8 * h;
-                if skip >= 8 * h + 8 {
-                    continue;
-                }
-                let vh = v.map(|t| {
-                    if h == 0 {
-                        _mm512_castsi512_si256(t)
-                    } else {
-                        _mm512_extracti64x4_epi64::<1>(t)
-                    }
-                });
-                let keep = keep_from(skip.saturating_sub(8 * h));
-                // SAFETY: `out + 8 h` has 8 values in each of the `N` rows (`xh + 8 <= n`).
-                let done = unsafe {
-                    chunk8::<N, DFC, false>(kern, true, vh, out.add(8 * h), stride, keep)
-                };
-                if !done && pass.lead {
-                    portable(x.max(xh)..xh + 8, acc);
-                }
-            }
+        if !done && pass.lead {
+            portable::spatial_row(pass.table, taps, pass.fb, x..x0 + 16, pass.k, acc, stride);
         }
         x = x0 + 16;
     }
@@ -286,7 +288,7 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const PAIR: boo
 /// for 16 i32 reads and writes, `j < N`.
 #[inline]
 #[target_feature(enable = "avx2,avx512f,avx512bw")]
-unsafe fn chunk<const N: usize, const PAIR: bool>(
+unsafe fn chunk<const N: usize, const PAIR: bool, const MIXED: bool>(
     table: *const i32,
     g: &Geo16,
     v: [__m512i; 4],
@@ -299,8 +301,17 @@ unsafe fn chunk<const N: usize, const PAIR: bool>(
     let mut base = g.origin;
     let mut keys = [zero; 4];
     for t in 0..4 {
-        let node = _mm512_srl_epi32(v[t], g.bits_count);
-        let f = _mm512_sll_epi32(v[t], g.up_count);
+        let (node, f) = if MIXED {
+            (
+                _mm512_srlv_epi32(v[t], g.bits),
+                _mm512_sllv_epi32(v[t], g.up),
+            )
+        } else {
+            (
+                _mm512_srl_epi32(v[t], g.bits_count),
+                _mm512_sll_epi32(v[t], g.up_count),
+            )
+        };
         base = _mm512_add_epi32(base, _mm512_mullo_epi32(node, g.strides[t]));
         keys[t] = _mm512_or_si512(_mm512_and_si512(f, frac), g.strides[t]);
     }
