@@ -254,20 +254,27 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const PAIR: boo
         // `acc` (asserted above).
         let out = unsafe { acc.as_mut_ptr().add(x0) };
         let keep = 0xffff_u16 << skip;
-        // SAFETY (all three): `out` as just argued; `table` is the one buffer the geometries
-        // address.
-        let done = match wide.band {
+        // Lanes all placed alike (regular table; DFC all fine or all coarse), or a DFC chunk's
+        // fine and coarse lanes each their own way (`mixed`).
+        let blended;
+        let (g, mixed) = match wide.band {
             Some(b) if DFC => match band(&v, &b) {
-                0xffff => unsafe {
-                    chunk::<N, PAIR, false>(table, &wide.geo_a, v, out, stride, keep)
-                },
-                0 => unsafe { chunk::<N, PAIR, false>(table, &wide.geo_b, v, out, stride, keep) },
+                0xffff => (&wide.geo_a, false),
+                0 => (&wide.geo_b, false),
                 fine => {
-                    let g = Geo16::blend(&wide.geo_a, &wide.geo_b, fine);
-                    unsafe { chunk::<N, PAIR, true>(table, &g, v, out, stride, keep) }
+                    blended = Geo16::blend(&wide.geo_a, &wide.geo_b, fine);
+                    (&blended, true)
                 }
             },
-            _ => unsafe { chunk::<N, PAIR, false>(table, &wide.geo_a, v, out, stride, keep) },
+            _ => (&wide.geo_a, false),
+        };
+        // SAFETY: `out` as just argued; `table` is the one buffer the geometries address.
+        let done = unsafe {
+            if mixed {
+                chunk::<N, PAIR, true>(table, g, v, out, stride, keep)
+            } else {
+                chunk::<N, PAIR, false>(table, g, v, out, stride, keep)
+            }
         };
         if !done && pass.lead {
             portable::spatial_row(pass.table, taps, pass.fb, x..x0 + 16, pass.k, acc, stride);
