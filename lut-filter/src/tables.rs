@@ -13,6 +13,11 @@ pub const FRAC_BITS: u32 = 8;
 /// `2^FRAC_BITS`.
 pub const ONE: i32 = 1 << FRAC_BITS;
 
+/// Zeros after the rows of [`DfcGeometry::dense`]: a 4-byte read starting at its last row
+/// (one to three bytes of outputs) stays inside the buffer, so SIMD gathers need no special
+/// case for the top of the grid.
+pub const DENSE_PADDING: usize = 3;
+
 /// Row of a regular 4-D table for node coordinates (a, b, c, d).
 #[inline(always)]
 pub fn regular_row(a: usize, b: usize, c: usize, d: usize) -> usize {
@@ -94,9 +99,10 @@ impl DfcGeometry {
     /// `index_len() * outputs` values (row `index[p]` of `fine` at position `p`, zero where the
     /// index names no row), then `coarse`. A look-up then reads position-addressed rows
     /// directly, without the index indirection, and fine and coarse rows from one buffer (what
-    /// the SIMD kernels do when a [`crate::interp::PreparedTable`] carries it).
+    /// the SIMD kernels do when a [`crate::interp::PreparedTable`] carries it), then
+    /// [`DENSE_PADDING`] zeros, so that 4-byte reads may start at any row.
     pub fn dense(&self, fine: &[i8], index: &[i32], coarse: &[i8], outputs: usize) -> Vec<i8> {
-        let mut dense = Vec::with_capacity(index.len() * outputs + coarse.len());
+        let mut dense = Vec::with_capacity(index.len() * outputs + coarse.len() + DENSE_PADDING);
         if outputs == 1 {
             dense.extend(index.iter().map(|&r| match usize::try_from(r) {
                 Ok(r) => fine[r],
@@ -111,6 +117,7 @@ impl DfcGeometry {
             }
         }
         dense.extend_from_slice(coarse);
+        dense.resize(dense.len() + DENSE_PADDING, 0);
         dense
     }
 

@@ -17,8 +17,10 @@
 //! negative values fail too): positions grow along the simplex path, so the last vertex's
 //! position bounds every lane's reads (`offset + 4 <= len`), and index rows are checked one by
 //! one. A chunk with any lane outside is computed by the portable code, which indexes with
-//! bounds checks: a 32-bit gather of a table's last row would read up to 3 bytes past its end,
-//! so those (rare, saturated) samples take the portable path. Tap loads and accumulator
+//! bounds checks: a 32-bit gather of a regular table's last row would read up to 3 bytes past
+//! its end, so those (rare, saturated) samples take the portable path; the engine's DFC
+//! layout by position ends with [`crate::tables::DENSE_PADDING`] bytes, so its last rows
+//! (often reached on the small coarse grid) are gathered like any other. Tap loads and accumulator
 //! accesses are checked once per row (the taps of the last row fit their map; the accumulator
 //! holds every row); other loads and stores go through slices indexed first.
 

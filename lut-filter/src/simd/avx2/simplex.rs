@@ -16,7 +16,7 @@
 use std::arch::x86_64::*;
 
 use crate::interp::PreparedTable;
-use crate::tables::SpatialTable;
+use crate::tables::{DENSE_PADDING, SpatialTable};
 
 use super::super::{RowTaps, Rows, portable};
 use super::chunk::{SRC_A, SRC_B, SRC_MIXED, band, chunk, load_taps};
@@ -172,15 +172,20 @@ impl<'a> Kernel<'a> {
                 let origin = geometry.index_pos([0; 4]);
                 let bits = fb + geometry.si as u32 - 4;
                 let fine_bytes = index.len().checked_mul(k)?;
-                let dense = table
-                    .dense()
-                    .filter(|d| Some(d.len()) == fine_bytes.checked_add(coarse.len()));
+                let dense = table.dense().filter(|d| {
+                    Some(d.len()) == fine_bytes.checked_add(coarse.len() + DENSE_PADDING)
+                });
                 let (a, b, spec_a, spec_b, index) = match dense {
-                    // One buffer: fine positions, then coarse rows (from `fine_bytes`).
+                    // One buffer: fine positions, then coarse rows (from `fine_bytes`), then
+                    // `DENSE_PADDING` bytes. Reads of the last row of either part end inside
+                    // the buffer: those of the fine part in the coarse rows (at least 16
+                    // bytes), those of the coarse part in the padding; `linear` sees the
+                    // lengths that allow them.
                     Some(d) => {
                         let mut spec_b = linear(d.len(), bits, table.coarse_strides(), 0)?;
                         spec_b.origin += fine_bytes;
-                        let spec_a = linear(fine_bytes, fb, table.pos_strides(), origin)?;
+                        let fine_reach = fine_bytes + DENSE_PADDING;
+                        let spec_a = linear(fine_reach, fb, table.pos_strides(), origin)?;
                         (d, d, spec_a, spec_b, None)
                     }
                     None => {
