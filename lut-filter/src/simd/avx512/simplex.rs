@@ -9,14 +9,11 @@ use super::super::{RowTaps, Rows, portable};
 use crate::interp::PreparedTable;
 use crate::tables::ONE;
 
-/// A [`Geo`] widened to 16 lanes (per-lane values, and shift counts for chunks whose lanes
-/// all share them).
+/// A [`Geo`] widened to 16 lanes (per-lane values).
 #[derive(Clone, Copy)]
 struct Geo16 {
     bits: __m512i,
     up: __m512i,
-    bits_count: __m128i,
-    up_count: __m128i,
     strides: [__m512i; 4],
     origin: __m512i,
     span: __m512i,
@@ -44,8 +41,6 @@ impl Geo16 {
         Geo16 {
             bits: widen(g.bits),
             up: widen(g.up),
-            bits_count: g.bits_count,
-            up_count: g.up_count,
             strides: g.strides.map(|s| widen(s)),
             origin: widen(g.origin),
             span: widen(g.span),
@@ -63,8 +58,6 @@ impl Geo16 {
         Geo16 {
             bits: m(a.bits, b.bits),
             up: m(a.up, b.up),
-            bits_count: a.bits_count, // unused by mixed chunks
-            up_count: a.up_count,
             strides: [0, 1, 2, 3].map(|t| m(a.strides[t], b.strides[t])),
             origin: m(a.origin, b.origin),
             span: m(a.span, b.span),
@@ -255,27 +248,21 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const PAIR: boo
         let out = unsafe { acc.as_mut_ptr().add(x0) };
         let keep = 0xffff_u16 << skip;
         // Lanes all placed alike (regular table; DFC all fine or all coarse), or a DFC chunk's
-        // fine and coarse lanes each their own way (`mixed`).
+        // fine and coarse lanes each their own way.
         let blended;
-        let (g, mixed) = match wide.band {
+        let g = match wide.band {
             Some(b) if DFC => match band(&v, &b) {
-                0xffff => (&wide.geo_a, false),
-                0 => (&wide.geo_b, false),
+                0xffff => &wide.geo_a,
+                0 => &wide.geo_b,
                 fine => {
                     blended = Geo16::blend(&wide.geo_a, &wide.geo_b, fine);
-                    (&blended, true)
+                    &blended
                 }
             },
-            _ => (&wide.geo_a, false),
+            _ => &wide.geo_a,
         };
         // SAFETY: `out` as just argued; `table` is the one buffer the geometries address.
-        let done = unsafe {
-            if mixed {
-                chunk::<N, PAIR, true>(table, g, v, out, stride, keep)
-            } else {
-                chunk::<N, PAIR, false>(table, g, v, out, stride, keep)
-            }
-        };
+        let done = unsafe { chunk::<N, PAIR, UNIT, DFC>(table, g, v, out, stride, keep) };
         if !done && pass.lead {
             portable::spatial_row(pass.table, taps, pass.fb, x..x0 + 16, pass.k, acc, stride);
         }
@@ -287,7 +274,10 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const PAIR: boo
 /// look-ups to the `N` rows at `out` (stride `stride`). Returns false, having added nothing, if
 /// a lane's rows lie outside what may be gathered. `PAIR`: rows are `N` bytes (`N` outputs of
 /// `N`) and the last coordinate's stride is `N` bytes, so two vertices one step apart along it
-/// are read with one gather (4 gathers a look-up instead of 5).
+/// are read with one gather (4 gathers a look-up instead of 5). `UNIT` and `DFC` are those of
+/// the row loop calling it, only so that every loop has its own copy with one call site, which
+/// the compiler then inlines (a shared copy is called out of line, its vectors passed through
+/// memory).
 ///
 /// # Safety
 /// AVX-512 F/BW are available; `table` is the buffer whose `pos_limit` `g` holds (every lane's
@@ -295,7 +285,7 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const PAIR: boo
 /// for 16 i32 reads and writes, `j < N`.
 #[inline]
 #[target_feature(enable = "avx2,avx512f,avx512bw")]
-unsafe fn chunk<const N: usize, const PAIR: bool, const MIXED: bool>(
+unsafe fn chunk<const N: usize, const PAIR: bool, const UNIT: bool, const DFC: bool>(
     table: *const i32,
     g: &Geo16,
     v: [__m512i; 4],
@@ -308,17 +298,12 @@ unsafe fn chunk<const N: usize, const PAIR: bool, const MIXED: bool>(
     let mut base = g.origin;
     let mut keys = [zero; 4];
     for t in 0..4 {
-        let (node, f) = if MIXED {
-            (
-                _mm512_srlv_epi32(v[t], g.bits),
-                _mm512_sllv_epi32(v[t], g.up),
-            )
-        } else {
-            (
-                _mm512_srl_epi32(v[t], g.bits_count),
-                _mm512_sll_epi32(v[t], g.up_count),
-            )
-        };
+        // Per-lane shifts: a mixed DFC chunk's lanes split their values two ways (and on
+        // this level they cost what shifts by one count do).
+        let (node, f) = (
+            _mm512_srlv_epi32(v[t], g.bits),
+            _mm512_sllv_epi32(v[t], g.up),
+        );
         base = _mm512_add_epi32(base, _mm512_mullo_epi32(node, g.strides[t]));
         keys[t] = _mm512_or_si512(_mm512_and_si512(f, frac), g.strides[t]);
     }
