@@ -41,6 +41,7 @@ fn bench_spatial(c: &mut Criterion) {
         let regular: Vec<i8> = (0..REGULAR_ROWS * k).map(|_| rng.r#gen()).collect();
         let (fine, index, coarse) = geometry.compact(&regular, k);
         let dense = geometry.dense(&fine, &index, &coarse, k);
+        let cubes = geometry.cubes(&dense).unwrap_or_default();
         let dfc = PreparedTable::new(SpatialTable::Dfc {
             geometry,
             fine: &fine,
@@ -53,6 +54,7 @@ fn bench_spatial(c: &mut Criterion) {
                 PreparedTable::new(SpatialTable::Regular(&regular)),
             ),
             ("dfc-dense", dfc.with_dense(&dense)),
+            ("dfc-cubes", dfc.with_dense(&dense).with_cubes(&cubes)),
             ("dfc-index", dfc),
         ];
         for (name, table) in tables {

@@ -294,31 +294,51 @@ fn filter_region<T: Sample>(
     let i8s = |r: &std::ops::Range<usize>| -> &[i8] { bytemuck::cast_slice(&bytes[r.clone()]) };
     let kernels = Kernels::new(level);
     // SIMD kernels read DFC rows laid out by position (fine rows by index position, then the
-    // coarse rows: small, 17 * (2dw+1)^3 + (2^(8-si)+1)^4 rows for dims 4), built per call
-    // unless the region is so small that reading fine rows through the index costs less.
-    let dense: Vec<Vec<i8>> = if kernels.reads_dense() && region.width * region.height >= 1024 {
-        let mut d = Vec::new();
-        for node in &plan.nodes {
-            if let PlanKind::Spatial { tables, .. } = &node.kind {
-                for (_, loc) in tables {
-                    if let TableLoc::Dfc {
+    // coarse rows), and the AVX-512 ones 1-output tables as cubes: built once per model, by
+    // the first call that needs them.
+    let dfc_tables = || {
+        plan.nodes.iter().flat_map(|node| match &node.kind {
+            PlanKind::Spatial { tables, .. } => tables
+                .iter()
+                .filter_map(|(_, loc)| match loc {
+                    TableLoc::Dfc {
                         geometry,
                         fine,
                         index,
                         coarse,
-                    } = loc
-                    {
-                        let (f, c) = (i8s(fine), i8s(coarse));
-                        d.push(geometry.dense(f, index, c, node.outputs));
-                    }
-                }
-            }
-        }
-        d
-    } else {
-        Vec::new()
+                    } => Some((
+                        geometry,
+                        i8s(fine),
+                        index.as_slice(),
+                        i8s(coarse),
+                        node.outputs,
+                    )),
+                    TableLoc::Regular(_) => None,
+                })
+                .collect::<Vec<_>>(),
+            PlanKind::Channel { .. } => Vec::new(),
+        })
     };
-    let mut dense = dense.iter();
+    let dense: &[Vec<i8>] = if kernels.reads_dense() {
+        plan.layouts.dense.get_or_init(|| {
+            dfc_tables()
+                .map(|(g, fine, index, coarse, k)| g.dense(fine, index, coarse, k))
+                .collect()
+        })
+    } else {
+        &[]
+    };
+    let cubes: &[Option<Vec<i8>>] = if kernels.reads_cubes() {
+        plan.layouts.cubes.get_or_init(|| {
+            dfc_tables()
+                .zip(dense)
+                .map(|((g, ..), d)| g.cubes(d))
+                .collect()
+        })
+    } else {
+        &[]
+    };
+    let mut dfc_layouts = (0..).map(|i| (dense.get(i), cubes.get(i).and_then(Option::as_ref)));
 
     let nodes = plan
         .nodes
@@ -355,9 +375,14 @@ fn filter_region<T: Sample>(
                         };
                         let mut prepared = PreparedTable::new(table);
                         if matches!(loc, TableLoc::Dfc { .. })
-                            && let Some(d) = dense.next()
+                            && let Some((dense, cubes)) = dfc_layouts.next()
                         {
-                            prepared = prepared.with_dense(d);
+                            if let Some(d) = dense {
+                                prepared = prepared.with_dense(d);
+                            }
+                            if let Some(c) = cubes {
+                                prepared = prepared.with_cubes(c);
+                            }
                         }
                         for r in 0..*rotations {
                             lookups.push(SpatialKernel::new(level, prepared, fb, node.outputs));

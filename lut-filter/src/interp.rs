@@ -120,6 +120,7 @@ pub struct PreparedTable<'a> {
     pos_strides: [usize; 4],
     coarse_strides: [usize; 4],
     dense: Option<&'a [i8]>,
+    cubes: Option<&'a [i8]>,
 }
 
 impl<'a> PreparedTable<'a> {
@@ -131,6 +132,7 @@ impl<'a> PreparedTable<'a> {
                 pos_strides: REGULAR_STRIDES,
                 coarse_strides: REGULAR_STRIDES,
                 dense: None,
+                cubes: None,
             },
             SpatialTable::Dfc { geometry, .. } => {
                 let cn = geometry.coarse_nodes();
@@ -139,6 +141,7 @@ impl<'a> PreparedTable<'a> {
                     pos_strides: dfc_position_strides(&geometry),
                     coarse_strides: [cn * cn * cn, cn * cn, cn, 1],
                     dense: None,
+                    cubes: None,
                 }
             }
         }
@@ -159,6 +162,22 @@ impl<'a> PreparedTable<'a> {
     #[inline(always)]
     pub(crate) fn dense(&self) -> Option<&'a [i8]> {
         self.dense
+    }
+
+    /// Attaches the cube layout of a 1-output DFC table, which must be
+    /// [`DfcGeometry::cubes`] of its dense layout (attached too): the AVX-512 kernel then reads
+    /// a look-up's five vertices with two 8-byte reads. Ignored for a regular table.
+    pub fn with_cubes(mut self, cubes: &'a [i8]) -> Self {
+        if matches!(self.table, SpatialTable::Dfc { .. }) {
+            self.cubes = Some(cubes);
+        }
+        self
+    }
+
+    /// The cube layout, if attached ([`PreparedTable::with_cubes`]).
+    #[inline(always)]
+    pub(crate) fn cubes(&self) -> Option<&'a [i8]> {
+        self.cubes
     }
 
     /// The table view.

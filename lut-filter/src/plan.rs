@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use crate::Error;
 use crate::description::{Component, Grid, ModelDescription, Node, Pattern, Sampling, TableLayout};
@@ -106,6 +107,18 @@ pub(crate) struct ModelPlan {
     pub desc: ModelDescription,
     pub nodes: Vec<PlanNode>,
     pub terms: Vec<(usize, usize)>,
+    /// Layouts of its DFC tables for the SIMD kernels, built on first use.
+    pub layouts: SimdLayouts,
+}
+
+/// Layouts of a model's DFC tables that the SIMD kernels read, one per DFC table in plan order
+/// (nodes, then patterns), built by the first filter call that needs them and kept as long as
+/// the container: rows by position ([`DfcGeometry::dense`], every SIMD level) and, for
+/// 1-output tables, cubes ([`DfcGeometry::cubes`], AVX-512).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SimdLayouts {
+    pub dense: OnceLock<Vec<Vec<i8>>>,
+    pub cubes: OnceLock<Vec<Option<Vec<i8>>>>,
 }
 
 fn valid_name(s: &str) -> bool {
@@ -516,5 +529,6 @@ fn build_plan(
         desc: desc.clone(),
         nodes,
         terms,
+        layouts: SimdLayouts::default(),
     })
 }

@@ -18,6 +18,9 @@ pub const ONE: i32 = 1 << FRAC_BITS;
 /// case for the top of the grid.
 pub const DENSE_PADDING: usize = 3;
 
+/// Bytes per position of [`DfcGeometry::cubes`].
+pub const CUBE_BYTES: usize = 8;
+
 /// Row of a regular 4-D table for node coordinates (a, b, c, d).
 #[inline(always)]
 pub fn regular_row(a: usize, b: usize, c: usize, d: usize) -> usize {
@@ -119,6 +122,41 @@ impl DfcGeometry {
         dense.extend_from_slice(coarse);
         dense.resize(dense.len() + DENSE_PADDING, 0);
         dense
+    }
+
+    /// The 1-output rows of [`DfcGeometry::dense`] laid out as cubes, for the AVX-512 kernel:
+    /// [`CUBE_BYTES`] bytes per position of the fine part, then per row of the coarse part.
+    /// Byte `4 b1 + 2 b2 + b3` of position `p` is the row at `p + b1 s1 + b2 s2 + b3 s3` of the
+    /// same part (`s` its strides: fine positions or coarse rows; 0 past the part's end), i.e.
+    /// the 2x2x2 corners spanned by the last three coordinates. Every vertex of a look-up is a
+    /// corner of the cube at its first vertex or of the cube one step further in coordinate 0,
+    /// so two 8-byte reads serve all five. `None` if `dense` is not this geometry's dense
+    /// layout of 1-output tables.
+    pub fn cubes(&self, dense: &[i8]) -> Option<Vec<i8>> {
+        let fine_len = self.index_len();
+        let coarse_len = self.coarse_rows();
+        if dense.len() != fine_len + coarse_len + DENSE_PADDING {
+            return None;
+        }
+        let cn = self.coarse_nodes();
+        let fine_strides = crate::interp::dfc_position_strides(self);
+        let parts = [
+            (
+                &dense[..fine_len],
+                [fine_strides[1], fine_strides[2], fine_strides[3]],
+            ),
+            (&dense[fine_len..fine_len + coarse_len], [cn * cn, cn, 1]),
+        ];
+        let mut cubes = Vec::with_capacity((fine_len + coarse_len) * CUBE_BYTES);
+        for (rows, [s1, s2, s3]) in parts {
+            for p in 0..rows.len() {
+                for corner in 0..CUBE_BYTES {
+                    let q = p + (corner >> 2) * s1 + ((corner >> 1) & 1) * s2 + (corner & 1) * s3;
+                    cubes.push(rows.get(q).copied().unwrap_or(0));
+                }
+            }
+        }
+        Some(cubes)
     }
 
     /// Nodes per dimension of the coarse grid: `2^(8-si) + 1`.

@@ -110,7 +110,7 @@ fn spatial_kernels_equal_portable() {
         let k = rng.gen_range(1..=8usize);
         let fb = rng.gen_range(4..=8u32);
         let tables = random_tables(&mut rng, &pool, k);
-        let dense;
+        let (dense, cubes);
         let table = match &tables {
             Tables::Regular(t) => PreparedTable::new(SpatialTable::Regular(t)),
             Tables::Dfc(g, fine, index, coarse) => {
@@ -121,10 +121,13 @@ fn spatial_kernels_equal_portable() {
                     coarse,
                 });
                 dense = g.dense(fine, index, coarse, k);
-                if rng.gen_bool(0.6) {
-                    t.with_dense(&dense)
-                } else {
-                    t
+                // 1-output tables: the cube layout too (AVX-512), or not.
+                cubes = g.cubes(&dense);
+                assert_eq!(cubes.is_some(), k == 1, "cubes of 1-output tables only");
+                match (rng.gen_bool(0.6), &cubes) {
+                    (true, Some(c)) if rng.gen_bool(0.7) => t.with_dense(&dense).with_cubes(c),
+                    (true, _) => t.with_dense(&dense),
+                    (false, _) => t,
                 }
             }
         };

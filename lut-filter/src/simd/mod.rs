@@ -213,6 +213,15 @@ impl Kernels {
         !matches!(self, Kernels::Portable)
     }
 
+    /// Whether the spatial kernel reads 1-output DFC tables as cubes
+    /// ([`PreparedTable::with_cubes`]) when a table carries them.
+    pub(crate) fn reads_cubes(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return matches!(self, Kernels::Avx512(_));
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
     /// See [`trilinear_row`].
     pub(crate) fn trilinear_row(
         self,

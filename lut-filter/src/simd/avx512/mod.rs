@@ -18,16 +18,19 @@ use super::avx2;
 use super::{RowTaps, Rows};
 use crate::interp::PreparedTable;
 
+mod chunk;
 mod simplex;
 
-/// Proof that the CPU runs AVX-512 F and BW (and so AVX2): exists only where
-/// `is_x86_feature_detected!` held for all three.
+/// Proof that the CPU runs AVX-512 F, BW and VBMI (Ice Lake, Zen 4 and later) and AVX2:
+/// exists only where `is_x86_feature_detected!` held for all four.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Token(avx2::Token);
 
 impl Token {
     pub(crate) fn new() -> Option<Token> {
-        let wide = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
+        let wide = is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vbmi");
         avx2::Token::new().filter(|_| wide).map(Token)
     }
 
@@ -48,7 +51,7 @@ impl<'a> Spatial<'a> {
         fb: u32,
         k: usize,
     ) -> Option<Spatial<'a>> {
-        // SAFETY: a `Token` exists only where AVX-512 F/BW and AVX2 were detected at run time.
+        // SAFETY: a `Token` exists only where AVX-512 F/BW/VBMI and AVX2 were detected at run time.
         unsafe { simplex::Spatial::new(table, fb, k) }.map(Spatial)
     }
 
@@ -61,7 +64,7 @@ impl<'a> Spatial<'a> {
         acc: &mut [i32],
         stride: usize,
     ) {
-        // SAFETY: a `Spatial` exists only where AVX-512 F/BW and AVX2 were detected (its
+        // SAFETY: a `Spatial` exists only where AVX-512 F/BW/VBMI and AVX2 were detected (its
         // `Token`); the accumulator's size was checked by the caller (`check_acc`).
         unsafe { self.0.rows(table, taps, block, acc, stride) }
     }
