@@ -19,6 +19,7 @@ use super::{RowTaps, Rows};
 use crate::interp::PreparedTable;
 
 mod chunk;
+mod cube32;
 mod simplex;
 
 /// Proof that the CPU runs AVX-512 F, BW and VBMI (Ice Lake, Zen 4 and later) and AVX2:

@@ -7,6 +7,7 @@ use std::arch::x86_64::*;
 use super::super::avx2::simplex::{self as narrow, Band, Geo, Pass, Plan};
 use super::super::{RowTaps, Rows, portable};
 use super::chunk::{CUBES, PAIRS, WORDS, chunk};
+use super::cube32::{Cubes32, chunk32};
 use crate::interp::PreparedTable;
 use crate::tables::{CUBE_BYTES, DENSE_PADDING};
 
@@ -74,6 +75,8 @@ struct Wide<'a> {
     geo_a: Geo16,
     geo_b: Geo16,
     band: Option<Band16>,
+    /// Cube passes: the constants of the 32-sample chunks.
+    cubes32: Option<Cubes32>,
     unit: WideFn,
     strided: WideFn,
 }
@@ -87,7 +90,13 @@ impl<'a> Wide<'a> {
     /// 1-output tables where `table` carries it); `None` otherwise (the AVX2 plan then runs
     /// every chunk).
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
-    fn new(table: &PreparedTable<'a>, plan: &Plan<'a>, n_out: usize, k: usize) -> Option<Self> {
+    fn new(
+        table: &PreparedTable<'a>,
+        plan: &Plan<'a>,
+        fb: u32,
+        n_out: usize,
+        k: usize,
+    ) -> Option<Self> {
         let kern = &plan.kern;
         if kern.index.is_some() || !std::ptr::eq(kern.a, kern.b) {
             return None;
@@ -141,7 +150,12 @@ impl<'a> Wide<'a> {
             (3, _, _) => pick!(3, WORDS),
             _ => pick!(4, WORDS),
         };
+        let cubes32 = match (&cubes, &kern.band) {
+            (Some(_), Some(b)) => Cubes32::new(&kern.geo_a, &kern.geo_b, b, fb),
+            _ => None,
+        };
         Some(Wide {
+            cubes32,
             table: cubes.unwrap_or(kern.a),
             geo_a: Geo16::new(&kern.geo_a),
             geo_b: Geo16::new(&kern.geo_b),
@@ -167,7 +181,7 @@ impl<'a> Spatial<'a> {
         let narrow = narrow::Spatial::new(table, fb, k)?;
         let wide = [0, 1].map(|i| {
             let plan = narrow.passes[i].as_ref()?;
-            Wide::new(table, plan, (k - 4 * i).min(4), k)
+            Wide::new(table, plan, fb, (k - 4 * i).min(4), k)
         });
         Some(Spatial { narrow, wide })
     }
@@ -253,8 +267,8 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const MODE: u8>
     // SAFETY: `s <= s + step * n <= len` (the caller's contract).
     let taps_at = taps.start.map(|s| unsafe { taps.data.as_ptr().add(s) });
     let table = wide.table.as_ptr();
-    let mut x = 0;
-    while x < n {
+    // Samples `x..` (a chunk of 16, the last one overlapping the previous); returns the next.
+    let step16 = |x: usize, acc: &mut [i32]| -> usize {
         let (x0, skip) = if x + 16 <= n {
             (x, 0)
         } else {
@@ -286,6 +300,24 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const MODE: u8>
         if !done && pass.lead {
             portable::spatial_row(pass.table, taps, pass.fb, x..x0 + 16, pass.k, acc, stride);
         }
-        x = x0 + 16;
+        x0 + 16
+    };
+    let mut x = 0;
+    // Cube passes: chunks of 32 samples in 16-bit lanes while whole ones fit; a refused one
+    // runs as two chunks of 16.
+    if let Some(c) = wide.cubes32.as_ref().filter(|_| MODE == CUBES) {
+        while x + 32 <= n {
+            // SAFETY: the taps fit and `x + 32 <= n` (as for 16 above); `table` is the cube
+            // layout `c` addresses (`Wide::new`); `out` has 32 values (`N == 1`).
+            let done = unsafe { chunk32::<UNIT>(c, table, &taps_at, x, acc.as_mut_ptr().add(x)) };
+            x = if done {
+                x + 32
+            } else {
+                step16(step16(x, acc), acc)
+            };
+        }
+    }
+    while x < n {
+        x = step16(x, acc);
     }
 }

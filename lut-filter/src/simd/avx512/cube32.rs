@@ -1,0 +1,249 @@
+//! The cube kernel ([`super::chunk::CUBES`]) in 16-bit lanes: 32 samples per chunk.
+//!
+//! Everything a 1-output look-up computes fits 16 bits: tap values (at most 12-bit samples),
+//! node and fraction, sort keys (`fraction << 8 | corner bit`), positions (the DFC parts this
+//! runs on have fewer than 2^16 positions), weights (at most 256), and even the weighted sum
+//! (`|sum| <= 128 * 256`: weights sum to 256, table values lie in -128..=127). So a 512-bit
+//! vector holds 32 look-ups, and the vector work per look-up is about halved; the gathers (two
+//! 8-byte reads per look-up) are those of the 16-lane kernel. The arithmetic is the same
+//! integers as the 16-lane and portable kernels', so the results are bit-exact with them.
+//!
+//! Tap values outside the grid could wrap 16-bit positions back into the table: a chunk with
+//! such a value (the engine never makes one) is refused like a chunk reaching outside the
+//! table, and the caller computes it with the 16-lane code.
+
+use std::arch::x86_64::*;
+
+use super::super::avx2::simplex::{Band, Geo};
+use crate::tables::ONE;
+
+/// A [`Geo`] in 16-bit lanes.
+#[derive(Clone, Copy)]
+struct Geo32 {
+    bits: __m512i,
+    up: __m512i,
+    strides: [__m512i; 4],
+    origin: __m512i,
+    span: __m512i,
+    pos_limit: __m512i,
+}
+
+/// Lane 0 of a broadcast AVX2 constant.
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
+fn lane0(v: __m256i) -> i32 {
+    _mm_cvtsi128_si32(_mm256_castsi256_si128(v))
+}
+
+impl Geo32 {
+    /// `None` if a value does not fit 16 bits (then positions might not either).
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
+    fn new(g: &Geo) -> Option<Geo32> {
+        let set = |v: i32| u16::try_from(v).ok().map(|v| _mm512_set1_epi16(v as i16));
+        let bits = lane0(g.bits);
+        Some(Geo32 {
+            bits: set(bits)?,
+            up: set(16 - bits)?,
+            strides: [
+                set(lane0(g.strides[0]))?,
+                set(lane0(g.strides[1]))?,
+                set(lane0(g.strides[2]))?,
+                set(lane0(g.strides[3]))?,
+            ],
+            origin: set(lane0(g.origin))?,
+            span: set(lane0(g.span))?,
+            pos_limit: set(lane0(g.pos_limit))?,
+        })
+    }
+
+    /// Lanes of `mask` from `a`, the others from `b`.
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
+    fn blend(a: &Geo32, b: &Geo32, mask: __mmask32) -> Geo32 {
+        let m = |x: __m512i, y: __m512i| _mm512_mask_blend_epi16(mask, y, x);
+        Geo32 {
+            bits: m(a.bits, b.bits),
+            up: m(a.up, b.up),
+            strides: [0, 1, 2, 3].map(|t| m(a.strides[t], b.strides[t])),
+            origin: m(a.origin, b.origin),
+            span: m(a.span, b.span),
+            pos_limit: m(a.pos_limit, b.pos_limit),
+        }
+    }
+}
+
+/// The 16-bit constants of a cube pass: both geometries, the DFC band test, the largest tap
+/// value on the grid.
+pub(super) struct Cubes32 {
+    geo_a: Geo32,
+    geo_b: Geo32,
+    offset: __m512i,
+    width: __m512i,
+    mask: [__m512i; 3],
+    vmax: __m512i,
+}
+
+impl Cubes32 {
+    /// For a DFC table with its cube layout, taps with `fb` fraction bits; `None` where a
+    /// constant does not fit 16 bits.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
+    pub(super) fn new(geo_a: &Geo, geo_b: &Geo, band: &Band, fb: u32) -> Option<Cubes32> {
+        let set = |v: i32| u16::try_from(v).ok().map(|v| _mm512_set1_epi16(v as i16));
+        Some(Cubes32 {
+            geo_a: Geo32::new(geo_a)?,
+            geo_b: Geo32::new(geo_b)?,
+            offset: set(lane0(band.offset))?,
+            width: set(lane0(band.width))?,
+            mask: [
+                set(lane0(band.mask[0]) & 0xffff)?,
+                set(lane0(band.mask[1]) & 0xffff)?,
+                set(lane0(band.mask[2]) & 0xffff)?,
+            ],
+            vmax: set((16 << fb) - 1)?,
+        })
+    }
+}
+
+/// Adds the look-ups of samples `x0..x0 + 32` to `out[0..32]`, their taps at `at[t] + step *
+/// x` (`UNIT`: step 1, else 2). Returns false, having added nothing, if a tap lies outside the
+/// grid or a lane's last vertex beyond its part.
+///
+/// # Safety
+/// AVX-512 F/BW/VBMI are available; every tap has `step * (x0 + 32)` u16 readable from
+/// `at[t]`; `table` is the cube layout the constants address (8 bytes at `8 p` for every
+/// position `p <= pos_limit`); `out` is valid for 32 i32 reads and writes.
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
+pub(super) unsafe fn chunk32<const UNIT: bool>(
+    c: &Cubes32,
+    table: *const i8,
+    at: &[*const u16; 4],
+    x0: usize,
+    out: *mut i32,
+) -> bool {
+    let v = at.map(|p| {
+        if UNIT {
+            // SAFETY: 32 u16 of the map (the caller's contract).
+            unsafe { _mm512_loadu_si512(p.add(x0).cast()) }
+        } else {
+            // SAFETY: 64 u16 of the map (the caller's contract); the even ones are the taps.
+            let (a, b) = unsafe {
+                (
+                    _mm512_loadu_si512(p.add(2 * x0).cast()),
+                    _mm512_loadu_si512(p.add(2 * x0 + 32).cast()),
+                )
+            };
+            let even = _mm512_set_epi16(
+                62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32, 30, 28, 26, 24, 22,
+                20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0,
+            );
+            _mm512_permutex2var_epi16(a, even, b)
+        }
+    });
+    let top = _mm512_max_epu16(_mm512_max_epu16(v[0], v[1]), _mm512_max_epu16(v[2], v[3]));
+    if _mm512_cmple_epu16_mask(top, c.vmax) != u32::MAX {
+        return false;
+    }
+    // DFC band test (as the 32-bit one), then the lanes' geometry.
+    let off = _mm512_sub_epi16(c.offset, v[0]);
+    let u = [0, 1, 2].map(|t| _mm512_and_si512(_mm512_add_epi16(v[t + 1], off), c.mask[t]));
+    let m = _mm512_max_epu16(_mm512_max_epu16(u[0], u[1]), u[2]);
+    let blended;
+    let g = match _mm512_cmple_epu16_mask(m, c.width) {
+        u32::MAX => &c.geo_a,
+        0 => &c.geo_b,
+        fine => {
+            blended = Geo32::blend(&c.geo_a, &c.geo_b, fine);
+            &blended
+        }
+    };
+    let frac = _mm512_set1_epi16(0xff00_u16 as i16);
+    let codes = [8, 4, 2, 1].map(|b| _mm512_set1_epi16(b));
+    let mut base = g.origin;
+    let mut keys = [_mm512_setzero_si512(); 4];
+    for t in 0..4 {
+        let node = _mm512_srlv_epi16(v[t], g.bits);
+        let f = _mm512_and_si512(_mm512_sllv_epi16(v[t], g.up), frac);
+        base = _mm512_add_epi16(base, _mm512_mullo_epi16(node, g.strides[t]));
+        keys[t] = _mm512_or_si512(f, codes[t]);
+    }
+    if _mm512_cmple_epu16_mask(_mm512_add_epi16(base, g.span), g.pos_limit) != u32::MAX {
+        return false;
+    }
+    for (a, b) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
+        let (hi, lo) = (
+            _mm512_max_epu16(keys[a], keys[b]),
+            _mm512_min_epu16(keys[a], keys[b]),
+        );
+        keys[a] = hi;
+        keys[b] = lo;
+    }
+    let fs = keys.map(|k| _mm512_srli_epi16::<8>(k));
+    let w = [
+        _mm512_sub_epi16(_mm512_set1_epi16(ONE as i16), fs[0]),
+        _mm512_sub_epi16(fs[0], fs[1]),
+        _mm512_sub_epi16(fs[1], fs[2]),
+        _mm512_sub_epi16(fs[2], fs[3]),
+        fs[3],
+    ];
+    let steps = keys.map(|k| _mm512_and_si512(k, _mm512_set1_epi16(15)));
+    // The two cubes of each lane: 4 gathers of 8 lanes each.
+    let table = table.cast::<i64>();
+    let read = |p: __m512i| {
+        let lo = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(p));
+        let hi = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64::<1>(p));
+        // SAFETY: every position is at most `pos_limit` (checked above; the second cube's is
+        // below the last vertex's), 8 bytes readable at 8 times it (the caller's contract).
+        unsafe {
+            [
+                _mm512_i32gather_epi64::<8>(_mm512_castsi512_si256(lo), table),
+                _mm512_i32gather_epi64::<8>(_mm512_extracti64x4_epi64::<1>(lo), table),
+                _mm512_i32gather_epi64::<8>(_mm512_castsi512_si256(hi), table),
+                _mm512_i32gather_epi64::<8>(_mm512_extracti64x4_epi64::<1>(hi), table),
+            ]
+        }
+    };
+    let cube = [read(base), read(_mm512_add_epi16(base, g.strides[0]))];
+    // The high byte of 16-bit lane `l` picks byte `8 (l % 16) + corner` of the 128 bytes of
+    // lanes 0-15 (or 16-31) of a cube; an arithmetic shift sign-extends it.
+    let lanes = _mm512_set_epi16(
+        15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6,
+        5, 4, 3, 2, 1, 0,
+    );
+    let lanes = _mm512_slli_epi16::<11>(lanes);
+    let value = |q: &[__m512i; 4], corner: __m512i| {
+        let index = _mm512_add_epi16(lanes, _mm512_slli_epi16::<8>(corner));
+        let low = _mm512_permutex2var_epi8(q[0], index, q[1]);
+        let high = _mm512_permutex2var_epi8(q[2], index, q[3]);
+        let both = _mm512_mask_blend_epi8(0xffff_ffff_0000_0000, low, high);
+        _mm512_srai_epi16::<8>(both)
+    };
+    let seven = _mm512_set1_epi16(7);
+    let eight = _mm512_set1_epi16(8);
+    let mut sum = _mm512_add_epi16(
+        _mm512_mullo_epi16(w[0], value(&cube[0], _mm512_setzero_si512())),
+        _mm512_mullo_epi16(w[4], value(&cube[1], seven)),
+    );
+    let mut corner = steps[0];
+    for r in 1..4 {
+        let bits = _mm512_and_si512(corner, seven);
+        let second = _mm512_test_epi16_mask(corner, eight);
+        let t = _mm512_mask_blend_epi16(second, value(&cube[0], bits), value(&cube[1], bits));
+        sum = _mm512_add_epi16(sum, _mm512_mullo_epi16(w[r], t));
+        corner = _mm512_add_epi16(corner, steps[r]);
+    }
+    // Sign-extend the 32 sums and add them to the accumulator.
+    let halves = [
+        _mm512_cvtepi16_epi32(_mm512_castsi512_si256(sum)),
+        _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(sum)),
+    ];
+    for (h, s) in halves.into_iter().enumerate() {
+        // SAFETY: `out` holds 32 i32 (the caller's contract).
+        unsafe {
+            let p = out.add(16 * h);
+            let old = _mm512_loadu_si512(p.cast());
+            _mm512_storeu_si512(p.cast(), _mm512_add_epi32(old, s));
+        }
+    }
+    true
+}
