@@ -537,8 +537,14 @@ fn run_tile<T: Sample>(
         for y in inner.y0..inner.y1 {
             let src = &plane.row(y as usize)[inner.x0 as usize..inner.x1 as usize];
             let off = (y - rect.y0) as usize * bw + (inner.x0 - rect.x0) as usize;
-            for (d, v) in buf.data[off..off + src.len()].iter_mut().zip(src) {
-                *d = v.to_i32().clamp(0, max) as u16;
+            let dst = &mut buf.data[off..off + src.len()];
+            match T::as_words(src) {
+                Some(words) => job.kernels.clamp_row(words, T::SIGNED, max as u16, dst),
+                None => {
+                    for (d, v) in dst.iter_mut().zip(src) {
+                        *d = v.to_i32().clamp(0, max) as u16;
+                    }
+                }
             }
         }
         buf.replicate_outside(inner);
@@ -581,12 +587,6 @@ fn run_tile<T: Sample>(
                 let (buf, _) = map(*input);
                 let br = buf.rect.expect("input computed");
                 let bw = br.width() as isize;
-                // Buffer offsets of every tap of every look-up, relative to the anchor.
-                let offsets: Vec<[isize; 4]> = taps
-                    .iter()
-                    .zip(phase)
-                    .map(|(t, p)| t.map(|(a, b)| (a + p.0) * bw + b + p.1))
-                    .collect();
                 // All rows of the node's rectangle per look-up: row y's anchor is
                 // `step.0 * bw` further than row y - 1's.
                 let anchor = (inner.y0 * step.0 - br.y0) * bw + (inner.x0 * step.1 - br.x0);
@@ -596,7 +596,9 @@ fn run_tile<T: Sample>(
                     pitch: (step.0 * bw) as usize,
                     acc_pitch: iw,
                 };
-                for (kernel, off) in lookups.iter().zip(&offsets) {
+                for ((kernel, t), p) in lookups.iter().zip(taps).zip(phase) {
+                    // Buffer offsets of the look-up's taps, relative to the anchor.
+                    let off = t.map(|(a, b)| (a + p.0) * bw + b + p.1);
                     let taps = RowTaps {
                         data: &buf.data,
                         start: off.map(|o| (anchor + o) as usize),
@@ -679,8 +681,14 @@ fn run_tile<T: Sample>(
         job.kernels
             .residual_row(sums, scale, shift, job.pic.bit_depth, &mut s.residual);
         let src = &target.row(y)[tile.x..tile.x + w];
-        for ((d, v), r) in row[col..col + w].iter_mut().zip(src).zip(&s.residual) {
-            *d = T::from_i32((v.to_i32().clamp(0, max) + r).clamp(0, max));
+        if let (Some(src), Some(dst)) = (T::as_words(src), T::as_words_mut(&mut row[col..col + w]))
+        {
+            job.kernels
+                .add_residual_row(src, T::SIGNED, &s.residual, max as u16, dst);
+        } else {
+            for ((d, v), r) in row[col..col + w].iter_mut().zip(src).zip(&s.residual) {
+                *d = T::from_i32((v.to_i32().clamp(0, max) + r).clamp(0, max));
+            }
         }
     }
 }

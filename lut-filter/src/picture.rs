@@ -11,6 +11,20 @@ pub trait Sample: Copy + Send + Sync + std::fmt::Debug + 'static {
     fn to_i32(self) -> i32;
     /// Narrows an i32 already clipped to the bit depth's range.
     fn from_i32(v: i32) -> Self;
+    /// Whether [`Sample::as_words`] holds i16 values (else u16).
+    #[doc(hidden)]
+    const SIGNED: bool = false;
+    /// The samples as 16-bit words, for the engine's SIMD row kernels: `Some` for `u16` and
+    /// `i16`.
+    #[doc(hidden)]
+    fn as_words(_samples: &[Self]) -> Option<&[u16]> {
+        None
+    }
+    /// [`Sample::as_words`], mutable.
+    #[doc(hidden)]
+    fn as_words_mut(_samples: &mut [Self]) -> Option<&mut [u16]> {
+        None
+    }
 }
 
 impl Sample for u8 {
@@ -35,6 +49,12 @@ impl Sample for u16 {
     fn from_i32(v: i32) -> Self {
         v as u16
     }
+    fn as_words(samples: &[Self]) -> Option<&[u16]> {
+        Some(samples)
+    }
+    fn as_words_mut(samples: &mut [Self]) -> Option<&mut [u16]> {
+        Some(samples)
+    }
 }
 
 impl Sample for i16 {
@@ -46,6 +66,13 @@ impl Sample for i16 {
     #[inline(always)]
     fn from_i32(v: i32) -> Self {
         v as i16
+    }
+    const SIGNED: bool = true;
+    fn as_words(samples: &[Self]) -> Option<&[u16]> {
+        Some(bytemuck::cast_slice(samples))
+    }
+    fn as_words_mut(samples: &mut [Self]) -> Option<&mut [u16]> {
+        Some(bytemuck::cast_slice_mut(samples))
     }
 }
 

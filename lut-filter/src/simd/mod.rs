@@ -163,6 +163,15 @@ pub struct RowTaps<'a> {
 }
 
 impl RowTaps<'_> {
+    /// The taps of row `y` of a block whose rows are `pitch` apart in the map.
+    #[inline]
+    pub fn row(&self, y: usize, pitch: usize) -> Self {
+        RowTaps {
+            start: self.start.map(|s| s + y * pitch),
+            ..*self
+        }
+    }
+
     /// The four tap values of sample `x`.
     #[inline(always)]
     pub fn values(&self, x: usize) -> [u32; 4] {
@@ -280,6 +289,42 @@ impl Kernels {
             return avx2::residual_row(t, sums, scale, scale_shift, bit_depth, out);
         }
         portable::residual_row(sums, scale, scale_shift, bit_depth, out)
+    }
+}
+
+impl Kernels {
+    /// The engine's tile input: `dst[x] = clamp(src[x], 0, max)` for 16-bit samples, read as
+    /// i16 where `signed` (VTM's `Pel`), else as u16.
+    #[inline]
+    pub(crate) fn clamp_row(self, src: &[u16], signed: bool, max: u16, dst: &mut [u16]) {
+        assert!(src.len() >= dst.len(), "clamp_row: source row too short");
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = self.avx2() {
+            return avx2::clamp_row(t, src, signed, max, dst);
+        }
+        portable::clamp_row(src, signed, max, dst)
+    }
+
+    /// The engine's output: `dst[x] = clamp(clamp(src[x], 0, max) + residual[x], 0, max)` for
+    /// 16-bit samples (as [`Kernels::clamp_row`]).
+    #[inline]
+    pub(crate) fn add_residual_row(
+        self,
+        src: &[u16],
+        signed: bool,
+        residual: &[i32],
+        max: u16,
+        dst: &mut [u16],
+    ) {
+        assert!(
+            src.len() >= dst.len() && residual.len() >= dst.len(),
+            "add_residual_row: rows too short"
+        );
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = self.avx2() {
+            return avx2::add_residual_row(t, src, signed, residual, max, dst);
+        }
+        portable::add_residual_row(src, signed, residual, max, dst)
     }
 }
 
@@ -503,4 +548,47 @@ pub fn trilinear_row(
     stride: usize,
 ) {
     Kernels::new(level).trilinear_row(table, k, inputs, n, acc, stride);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Kernels, Level};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The tile input and output kernels of every level equal the portable ones: u16 and i16
+    /// samples (negative, above the bit depth), residuals of either sign, any row length.
+    #[test]
+    fn sample_rows_equal_portable() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0x5a3b);
+        for case in 0..400 {
+            let n = rng.gen_range(0..70usize);
+            let signed = rng.gen_bool(0.5);
+            let max = [255u16, 1023, 4095][rng.gen_range(0..3)];
+            let src: Vec<u16> = (0..n)
+                .map(|_| match rng.gen_range(0..4) {
+                    0 => rng.r#gen(),
+                    1 => max.saturating_add(rng.gen_range(0..3)),
+                    2 => (rng.gen_range(-3i16..=0)) as u16,
+                    _ => rng.gen_range(0..=max),
+                })
+                .collect();
+            let residual: Vec<i32> = (0..n)
+                .map(|_| rng.gen_range(-(i32::from(max) + 5)..=i32::from(max) + 5))
+                .collect();
+            let mut want = vec![0u16; n];
+            let mut want_out = vec![0u16; n];
+            let portable = Kernels::new(Level::Portable);
+            portable.clamp_row(&src, signed, max, &mut want);
+            portable.add_residual_row(&src, signed, &residual, max, &mut want_out);
+            for level in Level::supported() {
+                let k = Kernels::new(level);
+                let mut got = vec![0u16; n];
+                k.clamp_row(&src, signed, max, &mut got);
+                assert_eq!(got, want, "case {case}: clamp_row at {level}");
+                k.add_residual_row(&src, signed, &residual, max, &mut got);
+                assert_eq!(got, want_out, "case {case}: add_residual_row at {level}");
+            }
+        }
+    }
 }

@@ -114,3 +114,34 @@ pub(super) fn trilinear_row_at(
         }
     }
 }
+
+/// [`super::Kernels::clamp_row`].
+pub(super) fn clamp_row(src: &[u16], signed: bool, max: u16, dst: &mut [u16]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d = sample(v, signed).clamp(0, i32::from(max)) as u16;
+    }
+}
+
+/// [`super::Kernels::add_residual_row`].
+pub(super) fn add_residual_row(
+    src: &[u16],
+    signed: bool,
+    residual: &[i32],
+    max: u16,
+    dst: &mut [u16],
+) {
+    let max = i32::from(max);
+    for ((d, &v), &r) in dst.iter_mut().zip(src).zip(residual) {
+        *d = (sample(v, signed).clamp(0, max) + r).clamp(0, max) as u16;
+    }
+}
+
+/// A 16-bit sample's value: `v` as u16, or as i16 where `signed`.
+#[inline(always)]
+fn sample(v: u16, signed: bool) -> i32 {
+    if signed {
+        i32::from(v as i16)
+    } else {
+        i32::from(v)
+    }
+}

@@ -228,3 +228,80 @@ fn residual_row_avx2(sums: &[i32], scale: i32, scale_shift: u8, bit_depth: u8, o
         unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), y) };
     }
 }
+
+/// See [`super::Kernels::clamp_row`].
+pub(super) fn clamp_row(_token: Token, src: &[u16], signed: bool, max: u16, dst: &mut [u16]) {
+    // SAFETY: a `Token` exists only where AVX2 was detected at run time.
+    unsafe { clamp_row_avx2(src, signed, max, dst) }
+}
+
+/// See [`super::Kernels::add_residual_row`].
+pub(super) fn add_residual_row(
+    _token: Token,
+    src: &[u16],
+    signed: bool,
+    residual: &[i32],
+    max: u16,
+    dst: &mut [u16],
+) {
+    // SAFETY: a `Token` exists only where AVX2 was detected at run time.
+    unsafe { add_residual_row_avx2(src, signed, residual, max, dst) }
+}
+
+/// 16 samples of `src` clamped to `0..=max` (read as i16 where `signed`).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn clamped16(v: __m256i, signed: bool, max: __m256i) -> __m256i {
+    if signed {
+        _mm256_min_epi16(_mm256_max_epi16(v, _mm256_setzero_si256()), max)
+    } else {
+        _mm256_min_epu16(v, max)
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn clamp_row_avx2(src: &[u16], signed: bool, max: u16, dst: &mut [u16]) {
+    let n = dst.len().min(src.len());
+    let m = _mm256_set1_epi16(max as i16);
+    let mut x = 0;
+    while x + 16 <= n {
+        let (s, d) = (&src[x..x + 16], &mut dst[x..x + 16]);
+        // SAFETY: `s` and `d` hold the 16 u16 read and written.
+        unsafe {
+            let v = _mm256_loadu_si256(s.as_ptr().cast());
+            _mm256_storeu_si256(d.as_mut_ptr().cast(), clamped16(v, signed, m));
+        }
+        x += 16;
+    }
+    portable::clamp_row(&src[x..n], signed, max, &mut dst[x..n]);
+}
+
+#[target_feature(enable = "avx2")]
+fn add_residual_row_avx2(src: &[u16], signed: bool, residual: &[i32], max: u16, dst: &mut [u16]) {
+    let n = dst.len().min(src.len()).min(residual.len());
+    let m16 = _mm256_set1_epi16(max as i16);
+    let m32 = _mm256_set1_epi32(i32::from(max));
+    let zero = _mm256_setzero_si256();
+    let mut x = 0;
+    while x + 16 <= n {
+        let (s, r, d) = (&src[x..x + 16], &residual[x..x + 16], &mut dst[x..x + 16]);
+        // SAFETY: `s`, `r` and `d` hold the 16 values read and written.
+        unsafe {
+            let v = clamped16(_mm256_loadu_si256(s.as_ptr().cast()), signed, m16);
+            let halves = [
+                _mm256_cvtepu16_epi32(_mm256_castsi256_si128(v)),
+                _mm256_cvtepu16_epi32(_mm256_extracti128_si256::<1>(v)),
+            ];
+            let sums = [0, 1].map(|h| {
+                let r = _mm256_loadu_si256(r.as_ptr().add(8 * h).cast());
+                _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(halves[h], r), zero), m32)
+            });
+            // Pack (per 128-bit lane), then put the quarters back in order.
+            let packed =
+                _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(sums[0], sums[1]));
+            _mm256_storeu_si256(d.as_mut_ptr().cast(), packed);
+        }
+        x += 16;
+    }
+    portable::add_residual_row(&src[x..n], signed, &residual[x..n], max, &mut dst[x..n]);
+}

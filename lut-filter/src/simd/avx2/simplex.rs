@@ -258,9 +258,33 @@ impl Plan<'_> {
     }
 }
 
-/// How [`Spatial::rows_by`] runs pass `i` (its plan, the pass, the accumulator from the
-/// pass's first output).
-pub(in crate::simd) type PassRunner<'r> = dyn Fn(usize, &Plan<'_>, &Pass<'_, '_>, &mut [i32]) + 'r;
+/// How [`Spatial::rows_by`] runs pass `i` over a block of rows (its plan, the pass over the
+/// block's first row, the block, the accumulator from the pass's first output).
+pub(in crate::simd) type PassRunner<'r> =
+    dyn Fn(usize, &Plan<'_>, &Pass<'_, '_>, Rows, &mut [i32]) + 'r;
+
+impl Plan<'_> {
+    /// [`Plan::run`] on every row of `block`, `pass` being the pass over its first row.
+    ///
+    /// # Safety
+    /// As [`Plan::run`], for every row.
+    pub(in crate::simd) unsafe fn run_rows(
+        &self,
+        pass: &Pass<'_, '_>,
+        block: Rows,
+        acc: &mut [i32],
+    ) {
+        for y in 0..block.rows {
+            let taps = pass.taps.row(y, block.pitch);
+            let row = Pass {
+                taps: &taps,
+                ..*pass
+            };
+            // SAFETY: the caller's contract.
+            unsafe { self.run(&row, &mut acc[y * block.acc_pitch..]) };
+        }
+    }
+}
 
 /// A row loop: [`run`] instantiated for one output count and table kind.
 type RunFn = unsafe fn(&Pass<'_, '_>, &mut [i32]);
@@ -326,18 +350,19 @@ impl<'a> Spatial<'a> {
         acc: &mut [i32],
         stride: usize,
     ) {
-        let run = |_: usize, plan: &Plan<'_>, pass: &Pass<'_, '_>, acc: &mut [i32]| {
-            // SAFETY: AVX2 is available, and [`taps_fit`] holds for the row (`rows_by`).
-            unsafe { plan.run(pass, acc) }
+        let run = |_: usize, plan: &Plan<'_>, pass: &Pass<'_, '_>, block: Rows, acc: &mut [i32]| {
+            // SAFETY: AVX2 is available, and [`taps_fit`] holds for every row (`rows_by`).
+            unsafe { plan.run_rows(pass, block, acc) }
         };
         // SAFETY: the caller's contract.
         unsafe { self.rows_by(table, taps, block, acc, stride, &run) }
     }
 
-    /// [`Spatial::rows`] with each pass over a row run by `run(pass_index, plan, pass, acc)`
-    /// (`acc` from the pass's first output): rows of fewer than 8 samples, or whose taps
-    /// cannot be loaded in place, take the portable code instead; for the others, AVX2 is
-    /// available and [`taps_fit`] holds for `pass.taps`.
+    /// [`Spatial::rows`] with each pass over the block run by `run(pass_index, plan, pass,
+    /// block, acc)` (`pass` over the first row, `acc` from the pass's first output): blocks of
+    /// rows of fewer than 8 samples, or whose taps cannot be loaded in place, take the
+    /// portable code instead; for the others, AVX2 is available and [`taps_fit`] holds for
+    /// every row's taps.
     ///
     /// # Safety
     /// As [`Spatial::rows`].
@@ -369,26 +394,19 @@ impl<'a> Spatial<'a> {
             }
             return;
         }
-        for y in 0..block.rows {
-            let row = RowTaps {
-                start: taps.start.map(|s| s + y * block.pitch),
-                ..*taps
+        for (i, plan) in self.passes.iter().enumerate() {
+            let Some(plan) = plan else { break };
+            let pass = Pass {
+                kern: &plan.kern,
+                table,
+                taps,
+                fb,
+                n,
+                k,
+                stride,
+                lead: i == 0,
             };
-            for (i, plan) in self.passes.iter().enumerate() {
-                let Some(plan) = plan else { break };
-                let pass = Pass {
-                    kern: &plan.kern,
-                    table,
-                    taps: &row,
-                    fb,
-                    n,
-                    k,
-                    stride,
-                    lead: i == 0,
-                };
-                let acc = &mut acc[y * block.acc_pitch + 4 * i * stride..];
-                run(i, plan, &pass, acc);
-            }
+            run(i, plan, &pass, block, &mut acc[4 * i * stride..]);
         }
     }
 }
@@ -407,6 +425,7 @@ fn taps_fit(taps: &RowTaps<'_>, n: usize) -> bool {
 }
 
 /// One pass over a row: outputs `first..first + N` of every sample.
+#[derive(Clone, Copy)]
 pub(in crate::simd) struct Pass<'p, 'a> {
     pub(in crate::simd) kern: &'p Kernel<'a>,
     pub(in crate::simd) table: &'p PreparedTable<'p>,

@@ -82,7 +82,7 @@ struct Wide<'a> {
 }
 
 /// A row loop: [`run`] instantiated for one output count, table kind and read mode.
-type WideFn = unsafe fn(&Wide<'_>, &Pass<'_, '_>, &mut [i32]);
+type WideFn = unsafe fn(&Wide<'_>, &Pass<'_, '_>, Rows, &mut [i32]);
 
 impl<'a> Wide<'a> {
     /// The 16-lane form of `plan` (outputs `n_out` of `k` per pass), where its table is one
@@ -198,21 +198,22 @@ impl<'a> Spatial<'a> {
         acc: &mut [i32],
         stride: usize,
     ) {
-        let run =
-            |i: usize, plan: &Plan<'_>, pass: &Pass<'_, '_>, acc: &mut [i32]| match &self.wide[i] {
+        let run = |i: usize, plan: &Plan<'_>, pass: &Pass<'_, '_>, block: Rows, acc: &mut [i32]| {
+            match &self.wide[i] {
                 Some(w) if pass.n >= 16 => {
                     let run = if pass.taps.step == 1 {
                         w.unit
                     } else {
                         w.strided
                     };
-                    // SAFETY: AVX-512 F/BW and AVX2 are available (the caller's contract),
-                    // `n >= 16`, and `rows_by` calls with taps that fit.
-                    unsafe { run(w, pass, acc) }
+                    // SAFETY: AVX-512 F/BW/VBMI and AVX2 are available (the caller's
+                    // contract), `n >= 16`, and `rows_by` calls with taps that fit.
+                    unsafe { run(w, pass, block, acc) }
                 }
                 // SAFETY: AVX2 is available; `rows_by` calls with `n >= 8` and taps that fit.
-                _ => unsafe { plan.run(pass, acc) },
-            };
+                _ => unsafe { plan.run_rows(pass, block, acc) },
+            }
+        };
         // SAFETY: the caller's contract.
         unsafe { self.narrow.rows_by(table, taps, block, acc, stride, &run) }
     }
@@ -249,13 +250,38 @@ fn band(v: &[__m512i; 4], b: &Band16) -> __mmask16 {
     _mm512_cmple_epu32_mask(m, b.width)
 }
 
-/// Runs a pass over a row: chunks of 16; the last one overlaps the previous and adds only its
-/// new lanes; chunks the 16-lane code does not take run as two AVX2 chunks.
+/// Runs a pass over every row of `block` (`pass`: the pass over its first row): chunks of 16
+/// (cube passes: of 32 while whole ones fit); the last one overlaps the previous and adds only
+/// its new lanes.
 ///
 /// # Safety
-/// AVX-512 F/BW and AVX2 are available, `n >= 16`, and the taps fit as for the AVX2 `run`.
+/// AVX-512 F/BW/VBMI and AVX2 are available, `n >= 16`, and the taps of every row fit as for
+/// the AVX2 `run`.
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
 unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const MODE: u8>(
+    wide: &Wide<'_>,
+    pass: &Pass<'_, '_>,
+    block: Rows,
+    acc: &mut [i32],
+) {
+    for y in 0..block.rows {
+        let taps = pass.taps.row(y, block.pitch);
+        let row = Pass {
+            taps: &taps,
+            ..*pass
+        };
+        // SAFETY: the caller's contract, for every row.
+        unsafe { run_row::<N, UNIT, DFC, MODE>(wide, &row, &mut acc[y * block.acc_pitch..]) };
+    }
+}
+
+/// [`run`] on one row.
+///
+/// # Safety
+/// As [`run`].
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
+unsafe fn run_row<const N: usize, const UNIT: bool, const DFC: bool, const MODE: u8>(
     wide: &Wide<'_>,
     pass: &Pass<'_, '_>,
     acc: &mut [i32],
