@@ -51,6 +51,17 @@ impl Geo16 {
     }
 }
 
+impl Band16 {
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
+    fn new(b: &Band) -> Band16 {
+        Band16 {
+            offset: widen(b.offset),
+            width: widen(b.width),
+            mask: b.mask.map(|m| widen(m)),
+        }
+    }
+}
+
 impl Geo16 {
     /// Lanes of `mask` from `a`, the others from `b` (per-lane fields only).
     #[inline]
@@ -70,13 +81,16 @@ impl Geo16 {
 
 /// The 16-lane constants of one pass, the buffer its chunks read, and its row loops (tap step
 /// 1, tap step 2).
+///
+/// The vector constants themselves are made from the AVX2 plan's at the start of each block
+/// of rows: kept here, they would make every kernel kilobytes to build and move, per filter
+/// call and look-up, which CTU-by-CTU calls pay for.
 struct Wide<'a> {
     table: &'a [i8],
-    geo_a: Geo16,
-    geo_b: Geo16,
-    band: Option<Band16>,
-    /// Cube passes: the constants of the 32-sample chunks.
-    cubes32: Option<Cubes32>,
+    /// DFC (a band test), and cube passes whose constants fit the 32-sample chunks.
+    dfc: bool,
+    cubes32: bool,
+    fb: u32,
     unit: WideFn,
     strided: WideFn,
 }
@@ -101,11 +115,7 @@ impl<'a> Wide<'a> {
         if kern.index.is_some() || !std::ptr::eq(kern.a, kern.b) {
             return None;
         }
-        let band = kern.band.map(|b: Band| Band16 {
-            offset: widen(b.offset),
-            width: widen(b.width),
-            mask: b.mask.map(|m| widen(m)),
-        });
+        let band = kern.band;
         // Cubes: 1-output DFC rows by position (the dense layout), whose positions are then
         // cube numbers; the length check ties the cubes to this dense layout.
         let cubes = table.cubes().filter(|c| {
@@ -151,15 +161,14 @@ impl<'a> Wide<'a> {
             _ => pick!(4, WORDS),
         };
         let cubes32 = match (&cubes, &kern.band) {
-            (Some(_), Some(b)) => Cubes32::new(&kern.geo_a, &kern.geo_b, b, fb),
-            _ => None,
+            (Some(_), Some(b)) => Cubes32::new(&kern.geo_a, &kern.geo_b, b, fb).is_some(),
+            _ => false,
         };
         Some(Wide {
-            cubes32,
             table: cubes.unwrap_or(kern.a),
-            geo_a: Geo16::new(&kern.geo_a),
-            geo_b: Geo16::new(&kern.geo_b),
-            band,
+            dfc: band.is_some(),
+            cubes32,
+            fb,
             unit,
             strided,
         })
@@ -264,15 +273,38 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const MODE: u8>
     block: Rows,
     acc: &mut [i32],
 ) {
+    let kern = pass.kern;
+    let consts = Consts {
+        geo_a: Geo16::new(&kern.geo_a),
+        geo_b: Geo16::new(&kern.geo_b),
+        band: kern
+            .band
+            .as_ref()
+            .filter(|_| wide.dfc)
+            .map(|b| Band16::new(b)),
+        cubes32: match &kern.band {
+            Some(b) if wide.cubes32 => Cubes32::new(&kern.geo_a, &kern.geo_b, b, wide.fb),
+            _ => None,
+        },
+    };
     for y in 0..block.rows {
         let taps = pass.taps.row(y, block.pitch);
         let row = Pass {
             taps: &taps,
             ..*pass
         };
+        let acc = &mut acc[y * block.acc_pitch..];
         // SAFETY: the caller's contract, for every row.
-        unsafe { run_row::<N, UNIT, DFC, MODE>(wide, &row, &mut acc[y * block.acc_pitch..]) };
+        unsafe { run_row::<N, UNIT, DFC, MODE>(wide, &consts, &row, acc) };
     }
+}
+
+/// The vector constants of a pass (see [`Wide`]).
+struct Consts {
+    geo_a: Geo16,
+    geo_b: Geo16,
+    band: Option<Band16>,
+    cubes32: Option<Cubes32>,
 }
 
 /// [`run`] on one row.
@@ -283,6 +315,7 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const MODE: u8>
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
 unsafe fn run_row<const N: usize, const UNIT: bool, const DFC: bool, const MODE: u8>(
     wide: &Wide<'_>,
+    consts: &Consts,
     pass: &Pass<'_, '_>,
     acc: &mut [i32],
 ) {
@@ -309,16 +342,16 @@ unsafe fn run_row<const N: usize, const UNIT: bool, const DFC: bool, const MODE:
         // Lanes all placed alike (regular table; DFC all fine or all coarse), or a DFC chunk's
         // fine and coarse lanes each their own way.
         let blended;
-        let g = match wide.band {
-            Some(b) if DFC => match band(&v, &b) {
-                0xffff => &wide.geo_a,
-                0 => &wide.geo_b,
+        let g = match &consts.band {
+            Some(b) if DFC => match band(&v, b) {
+                0xffff => &consts.geo_a,
+                0 => &consts.geo_b,
                 fine => {
-                    blended = Geo16::blend(&wide.geo_a, &wide.geo_b, fine);
+                    blended = Geo16::blend(&consts.geo_a, &consts.geo_b, fine);
                     &blended
                 }
             },
-            _ => &wide.geo_a,
+            _ => &consts.geo_a,
         };
         // SAFETY: `out` as just argued; `table` is the buffer the geometries address, read as
         // `MODE` says (`Wide::new`).
@@ -331,7 +364,7 @@ unsafe fn run_row<const N: usize, const UNIT: bool, const DFC: bool, const MODE:
     let mut x = 0;
     // Cube passes: chunks of 32 samples in 16-bit lanes while whole ones fit; a refused one
     // runs as two chunks of 16.
-    if let Some(c) = wide.cubes32.as_ref().filter(|_| MODE == CUBES) {
+    if let Some(c) = consts.cubes32.as_ref().filter(|_| MODE == CUBES) {
         while x + 32 <= n {
             // SAFETY: the taps fit and `x + 32 <= n` (as for 16 above); `table` is the cube
             // layout `c` addresses (`Wide::new`); `out` has 32 values (`N == 1`).
