@@ -487,10 +487,7 @@ fn portable_rows(
     stride: usize,
 ) {
     for y in 0..block.rows {
-        let row = RowTaps {
-            start: taps.start.map(|s| s + y * block.pitch),
-            ..*taps
-        };
+        let row = taps.row(y, block.pitch);
         let acc = &mut acc[y * block.acc_pitch..];
         portable::spatial_row(table, &row, fb, 0..block.n, k, acc, stride);
     }

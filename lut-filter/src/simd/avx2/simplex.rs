@@ -384,14 +384,7 @@ impl<'a> Spatial<'a> {
             ..*taps
         };
         if n < 8 || !taps_fit(&last, n) {
-            for y in 0..block.rows {
-                let row = RowTaps {
-                    start: taps.start.map(|s| s + y * block.pitch),
-                    ..*taps
-                };
-                let acc = &mut acc[y * block.acc_pitch..];
-                portable::spatial_row(table, &row, fb, 0..n, k, acc, stride);
-            }
+            super::super::portable_rows(table, taps, fb, block, k, acc, stride);
             return;
         }
         for (i, plan) in self.passes.iter().enumerate() {
