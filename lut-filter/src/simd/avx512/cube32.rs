@@ -10,7 +10,8 @@
 //!
 //! Tap values outside the grid could wrap 16-bit positions back into the table: a chunk with
 //! such a value (the engine never makes one) is refused like a chunk reaching outside the
-//! table, and the caller computes it with the 16-lane code.
+//! table, and the caller computes it with the 16-lane code. For taps on the grid, the
+//! constants are accepted only if no position can exceed 16 bits (`Geo32::new`).
 
 use std::arch::x86_64::*;
 
@@ -36,11 +37,22 @@ fn lane0(v: __m256i) -> i32 {
 }
 
 impl Geo32 {
-    /// `None` if a value does not fit 16 bits (then positions might not either).
+    /// For tap values at most `vmax`; `None` unless every position such taps can make, last
+    /// vertices included, fits 16 bits: 16-bit arithmetic is then exact, positions grow along
+    /// the simplex path as in 32 bits, and the bounds check on the last vertex bounds every
+    /// read (memory safety does not depend on the band test or on the table's contents).
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
-    fn new(g: &Geo) -> Option<Geo32> {
+    fn new(g: &Geo, vmax: i32) -> Option<Geo32> {
         let set = |v: i32| u16::try_from(v).ok().map(|v| _mm512_set1_epi16(v as i16));
         let bits = lane0(g.bits);
+        let node_max = i64::from(vmax >> bits.clamp(0, 31));
+        let strides = g.strides.map(|s| i64::from(lane0(s)));
+        let max_pos = i64::from(lane0(g.origin))
+            + strides.iter().map(|s| node_max * s).sum::<i64>()
+            + i64::from(lane0(g.span));
+        if strides.iter().any(|&s| s <= 0) || max_pos > i64::from(u16::MAX) {
+            return None;
+        }
         Some(Geo32 {
             bits: set(bits)?,
             up: set(16 - bits)?,
@@ -89,9 +101,10 @@ impl Cubes32 {
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
     pub(super) fn new(geo_a: &Geo, geo_b: &Geo, band: &Band, fb: u32) -> Option<Cubes32> {
         let set = |v: i32| u16::try_from(v).ok().map(|v| _mm512_set1_epi16(v as i16));
+        let vmax = (16 << fb) - 1;
         Some(Cubes32 {
-            geo_a: Geo32::new(geo_a)?,
-            geo_b: Geo32::new(geo_b)?,
+            geo_a: Geo32::new(geo_a, vmax)?,
+            geo_b: Geo32::new(geo_b, vmax)?,
             offset: set(lane0(band.offset))?,
             width: set(lane0(band.width))?,
             mask: [
@@ -99,7 +112,7 @@ impl Cubes32 {
                 set(lane0(band.mask[1]) & 0xffff)?,
                 set(lane0(band.mask[2]) & 0xffff)?,
             ],
-            vmax: set((16 << fb) - 1)?,
+            vmax: set(vmax)?,
         })
     }
 }
