@@ -87,10 +87,8 @@ impl Geo16 {
 /// call and look-up, which CTU-by-CTU calls pay for.
 struct Wide<'a> {
     table: &'a [i8],
-    /// DFC (a band test), and cube passes whose constants fit the 32-sample chunks.
-    dfc: bool,
+    /// Cube passes whose constants fit the 32-sample chunks.
     cubes32: bool,
-    fb: u32,
     unit: WideFn,
     strided: WideFn,
 }
@@ -166,9 +164,7 @@ impl<'a> Wide<'a> {
         };
         Some(Wide {
             table: cubes.unwrap_or(kern.a),
-            dfc: band.is_some(),
             cubes32,
-            fb,
             unit,
             strided,
         })
@@ -277,13 +273,9 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const MODE: u8>
     let consts = Consts {
         geo_a: Geo16::new(&kern.geo_a),
         geo_b: Geo16::new(&kern.geo_b),
-        band: kern
-            .band
-            .as_ref()
-            .filter(|_| wide.dfc)
-            .map(|b| Band16::new(b)),
+        band: kern.band.as_ref().map(|b| Band16::new(b)),
         cubes32: match &kern.band {
-            Some(b) if wide.cubes32 => Cubes32::new(&kern.geo_a, &kern.geo_b, b, wide.fb),
+            Some(b) if wide.cubes32 => Cubes32::new(&kern.geo_a, &kern.geo_b, b, pass.fb),
             _ => None,
         },
     };
