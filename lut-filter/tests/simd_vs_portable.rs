@@ -253,8 +253,23 @@ fn row_kernels_equal_portable() {
                 *s = (2 * rng.gen_range(-8..8) + 1) << (total - 1 - up).clamp(0, 20);
             }
         } else if rng.gen_bool(0.5) {
-            // Scales the 32-bit path takes, with sums on both sides of its 2^25 limit.
-            scale = rng.gen_range(-40..=40);
+            // Scales the 32-bit path takes (trained models' are up to a few thousand), with
+            // sums on both sides of its limit `|sum * (scale << up)| + half < 2^31`.
+            scale = if rng.gen_bool(0.5) {
+                rng.gen_range(-40..=40)
+            } else {
+                rng.gen_range(-8192..=8192)
+            };
+            let total = i64::from(shift) + 8 + (10 - i64::from(depth)).max(0);
+            let factor = i64::from(scale).abs() << (i64::from(depth) - 10).max(0);
+            let limit = ((1_i64 << 31) - 1 - (1 << (total - 1))) / factor.max(1);
+            for s in &mut sums {
+                if rng.gen_bool(0.3) {
+                    let edge = limit + rng.gen_range(-1..=1);
+                    let edge = if rng.gen_bool(0.5) { edge } else { -edge };
+                    *s = edge.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
+                }
+            }
         }
         let mut want_res = vec![0i32; n];
         simd::residual_row(Level::Portable, &sums, scale, shift, depth, &mut want_res);

@@ -183,18 +183,23 @@ fn residual_row_avx2(sums: &[i32], scale: i32, scale_shift: u8, bit_depth: u8, o
         let r = _mm256_blendv_epi8(r, hi, _mm256_cmpgt_epi64(r, hi));
         _mm256_blendv_epi8(r, lo, _mm256_cmpgt_epi64(lo, r))
     };
-    // In 32 bits where nothing can overflow: `|s| < 2^25` (checked per chunk; the engine's
-    // sums always are), `|scale| << up < 32`, `shift <= 30`, so `|s * scale << up| + half <
-    // 2^30 + 2^29`. The result is the same integer as the 64-bit one.
+    // In 32 bits where nothing can overflow: `shift <= 30`, and `|s| <= sum_limit` (checked
+    // per chunk) with `sum_limit * |scale << up| + half < 2^31`. The result is then the same
+    // integer as the 64-bit one.
     let factor = i64::from(scale).unsigned_abs() << up_bits;
-    let narrow = (factor < 32 && shift <= 30).then(|| {
+    let narrow = (shift <= 30).then(|| {
         (
             _mm256_set1_epi32((i64::from(scale) << up_bits) as i32),
             _mm_cvtsi64_si128(shift),
             _mm256_set1_epi32(1 << (shift - 1)),
         )
     });
-    let sum_limit = _mm256_set1_epi32((1 << 25) - 1);
+    let headroom = (1_u64 << 31) - 1 - (1_u64 << (shift.clamp(1, 31) - 1));
+    let sum_limit = headroom
+        .checked_div(factor)
+        .unwrap_or(headroom)
+        .min(i32::MAX as u64);
+    let sum_limit = _mm256_set1_epi32(sum_limit as i32);
     let (lo32, hi32) = (
         _mm256_set1_epi32(-RESIDUAL_LIMIT),
         _mm256_set1_epi32(RESIDUAL_LIMIT),
