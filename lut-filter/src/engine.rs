@@ -458,33 +458,43 @@ fn filter_region<T: Sample>(
         kernels,
     };
 
-    rows.par_chunks_mut(TILE)
-        .enumerate()
-        .for_each(|(band, band_rows)| {
-            let mut scratch = Scratch::default();
-            let y0 = region.y + band * TILE;
-            for tx in (0..region.width).step_by(TILE) {
-                let tile = Region::new(
-                    region.x + tx,
-                    y0,
-                    TILE.min(region.width - tx),
-                    band_rows.len(),
-                );
-                run_tile(&job, &mut scratch, tile, band_rows, tx);
+    // One work item per tile, each with its own columns of the destination rows, so that
+    // threads share out tiles rather than bands of tiles: a 1080-row plane has 17 bands, which
+    // two threads split 9 to 8. Items stay in raster order, so each thread's share is a run
+    // of neighbouring tiles.
+    let tiles_across = region.width.div_ceil(TILE);
+    let mut tiles: Vec<(Region, Vec<&mut [T]>)> = Vec::new();
+    for (band, band_rows) in rows.chunks_mut(TILE).enumerate() {
+        let y0 = region.y + band * TILE;
+        let first = tiles.len();
+        for tx in (0..region.width).step_by(TILE) {
+            let tile = Region::new(
+                region.x + tx,
+                y0,
+                TILE.min(region.width - tx),
+                band_rows.len(),
+            );
+            tiles.push((tile, Vec::with_capacity(band_rows.len())));
+        }
+        for row in band_rows.iter_mut() {
+            let mut rest: &mut [T] = std::mem::take(row);
+            for (_, cols) in &mut tiles[first..first + tiles_across] {
+                let (head, tail) = rest.split_at_mut(TILE.min(rest.len()));
+                cols.push(head);
+                rest = tail;
             }
+        }
+    }
+    tiles
+        .par_iter_mut()
+        .for_each_init(Scratch::default, |scratch, (tile, cols)| {
+            run_tile(&job, scratch, *tile, cols);
         });
     Ok(())
 }
 
-/// Computes one tile and writes it into `rows` (the band's destination rows, starting at the
-/// region's left edge; the tile starts `col` samples into them).
-fn run_tile<T: Sample>(
-    job: &Job<'_, T>,
-    s: &mut Scratch,
-    tile: Region,
-    rows: &mut [&mut [T]],
-    col: usize,
-) {
+/// Computes one tile and writes it into `rows` (the tile's columns of its destination rows).
+fn run_tile<T: Sample>(job: &Job<'_, T>, s: &mut Scratch, tile: Region, rows: &mut [&mut [T]]) {
     let n = job.nodes.len();
     s.need.clear();
     s.need.resize(n, None);
@@ -681,12 +691,11 @@ fn run_tile<T: Sample>(
         job.kernels
             .residual_row(sums, scale, shift, job.pic.bit_depth, &mut s.residual);
         let src = &target.row(y)[tile.x..tile.x + w];
-        if let (Some(src), Some(dst)) = (T::as_words(src), T::as_words_mut(&mut row[col..col + w]))
-        {
+        if let (Some(src), Some(dst)) = (T::as_words(src), T::as_words_mut(&mut row[..w])) {
             job.kernels
                 .add_residual_row(src, T::SIGNED, &s.residual, max as u16, dst);
         } else {
-            for ((d, v), r) in row[col..col + w].iter_mut().zip(src).zip(&s.residual) {
+            for ((d, v), r) in row[..w].iter_mut().zip(src).zip(&s.residual) {
                 *d = T::from_i32((v.to_i32().clamp(0, max) + r).clamp(0, max));
             }
         }
