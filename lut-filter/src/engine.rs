@@ -24,8 +24,14 @@ use crate::plan::{MapId, PlanKind, TableLoc};
 use crate::simd::{Kernels, Level, RowTaps, Rows, SpatialKernel};
 use crate::tables::SpatialTable;
 
-/// Edge of an output tile on the target grid.
-pub const TILE: usize = 64;
+/// Width of an output tile on the target grid. Wide tiles cut what is paid per row (kernel
+/// set-up, residual rows) and the halo columns that cascaded stages recompute around each
+/// tile; 512x64 measured fastest for every model of the ladder (against 64x64: 1.15-1.2x for
+/// one stage, 1.2x for the reference architecture; `docs/performance.md`).
+pub const TILE_WIDTH: usize = 512;
+
+/// Height of an output tile on the target grid (see [`TILE_WIDTH`]).
+pub const TILE_HEIGHT: usize = 64;
 
 /// Checks that `pic` provides what `model` reads.
 pub(crate) fn check_model_picture<T: Sample>(
@@ -459,19 +465,20 @@ fn filter_region<T: Sample>(
     };
 
     // One work item per tile, each with its own columns of the destination rows, so that
-    // threads share out tiles rather than bands of tiles: a 1080-row plane has 17 bands, which
-    // two threads split 9 to 8. Items stay in raster order, so each thread's share is a run
-    // of neighbouring tiles.
-    let tiles_across = region.width.div_ceil(TILE);
+    // threads share out tiles rather than bands of tiles (a 1080-row plane has 17 bands, which
+    // two threads would split 9 to 8). Items stay in raster order, so each thread's share is
+    // a run of neighbouring tiles.
+    let (tw, th) = (TILE_WIDTH, TILE_HEIGHT);
+    let tiles_across = region.width.div_ceil(tw);
     let mut tiles: Vec<(Region, Vec<&mut [T]>)> = Vec::new();
-    for (band, band_rows) in rows.chunks_mut(TILE).enumerate() {
-        let y0 = region.y + band * TILE;
+    for (band, band_rows) in rows.chunks_mut(th).enumerate() {
+        let y0 = region.y + band * th;
         let first = tiles.len();
-        for tx in (0..region.width).step_by(TILE) {
+        for tx in (0..region.width).step_by(tw) {
             let tile = Region::new(
                 region.x + tx,
                 y0,
-                TILE.min(region.width - tx),
+                tw.min(region.width - tx),
                 band_rows.len(),
             );
             tiles.push((tile, Vec::with_capacity(band_rows.len())));
@@ -479,7 +486,7 @@ fn filter_region<T: Sample>(
         for row in band_rows.iter_mut() {
             let mut rest: &mut [T] = std::mem::take(row);
             for (_, cols) in &mut tiles[first..first + tiles_across] {
-                let (head, tail) = rest.split_at_mut(TILE.min(rest.len()));
+                let (head, tail) = rest.split_at_mut(tw.min(rest.len()));
                 cols.push(head);
                 rest = tail;
             }

@@ -45,7 +45,7 @@ pub use container::{Container, Model};
 pub use description::{
     Component, ContainerDescription, ModelDescription, Node, Pattern, Sampling, TableLayout,
 };
-pub use engine::TILE;
+pub use engine::{TILE_HEIGHT, TILE_WIDTH};
 pub use error::Error;
 pub use picture::{ChromaFormat, Picture, Plane, PlaneMut, Region, Sample};
 pub use writer::ContainerWriter;

@@ -162,11 +162,12 @@ const FORMATS: [ChromaFormat; 4] = [
 fn default_model_is_deterministic_across_threads_runs_and_regions() {
     let c = default_container();
     let mut rng = ChaCha8Rng::seed_from_u64(0xde7e);
-    // Sizes around the 64-sample tile: several tile rows, partial tiles, a 1-row picture.
-    let sizes = [(200, 136), (67, 129), (130, 1), (1, 3)];
+    // Sizes around the 512x64 tile: several tile rows and columns, partial tiles, a 1-row
+    // picture.
+    let sizes = [(1100, 136), (67, 129), (130, 1), (1, 3), (530, 65)];
     for (i, &(w, h)) in sizes.iter().enumerate() {
         let format = FORMATS[i % FORMATS.len()];
-        let bit_depth = [10, 8, 12, 10][i];
+        let bit_depth = [10, 8, 12, 10, 10][i];
         let pic =
             OwnedPicture::<u16>::random(&mut rng, w, h, format, bit_depth, i % 2 == 0, |r, b| {
                 r.gen_range(0..1u16 << b)

@@ -196,3 +196,32 @@ fn ctu_wise_filtering_equals_whole_picture() {
         assert_ne!(whole, src, "{comp}: the random model changed nothing");
     }
 }
+
+/// Pictures wider and taller than one tile (512x64): several tile columns and rows, partial
+/// tiles at the right and bottom, each tile with its own columns of the destination rows.
+#[test]
+fn pictures_of_several_tiles_equal_reference() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x711e);
+    let pool = TablePool::new(&mut rng, 1 << 20);
+    for case in 0..4 {
+        let component = Component::ALL[case % 3];
+        let desc = random_model(&mut rng, &format!("w{case}"), component);
+        let text = serde_json::to_string(&desc).unwrap();
+        let c = container(&mut rng, &pool, vec![desc]);
+        let model = c.models().next().unwrap();
+        let (w, h) = (lut_filter::TILE_WIDTH * 2 + 77, lut_filter::TILE_HEIGHT + 9);
+        let pic = OwnedPicture::random(&mut rng, w, h, ChromaFormat::Yuv444, 10, true, |r, _| {
+            r.gen_range(0..1024u16)
+        });
+        let view = pic.view();
+        let expect = reference::filter_plane(&model, &view).unwrap();
+        let whole = Region::new(0, 0, w, h);
+        for threads in [1, 2] {
+            let got = with_threads(threads, || engine_region(&model, &view, whole));
+            assert!(
+                got == expect,
+                "case {case}: engine != reference ({threads} threads, {w}x{h})\n{text}"
+            );
+        }
+    }
+}
