@@ -2,14 +2,15 @@
 //! look-ups (regular and DFC tables, DFC with the dense layout the engine builds and through
 //! the index table, 1 and 2 outputs, unit and stride-2 taps, content that keeps DFC look-ups in
 //! the fine band and noisy content that sends some to the coarse table), requantisation and
-//! residuals. Rows of 64 samples (a tile's width) over 64 rows, kernels prepared once (as the
-//! engine does); random tables. Throughput is in samples (one look-up each).
+//! residuals. Blocks of 64 rows of 64 samples, one call per block for the look-ups, kernels
+//! prepared once (as the engine does); random tables. Throughput is in samples (one look-up
+//! each).
 //!
 //! Run: `cargo bench -p lut-filter --no-default-features --bench kernels`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use lut_filter::interp::PreparedTable;
-use lut_filter::simd::{self, Level, RowTaps, SpatialKernel};
+use lut_filter::simd::{self, Level, RowTaps, Rows, SpatialKernel};
 use lut_filter::tables::{CHANNEL_ROWS, DfcGeometry, REGULAR_ROWS, SpatialTable};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -67,22 +68,25 @@ fn bench_spatial(c: &mut Criterion) {
                 }
                 let width = (W + 8) * step;
                 let data = map(&mut rng, width, noise);
-                let mut acc = vec![0i32; k * W];
+                let mut acc = vec![0i32; k * W * ROWS];
                 for level in Level::supported() {
                     let kernel = SpatialKernel::new(level, table, 6, k);
                     let id = BenchmarkId::new(format!("{name}/k{k}/{content}"), level);
+                    // One call for the 64 rows, as the engine makes one per look-up and tile.
+                    let a = width + 2 * step;
+                    let taps = RowTaps {
+                        data: &data,
+                        start: [a, a + 1, a + width, a + width + 1],
+                        step,
+                    };
+                    let block = Rows {
+                        n: W,
+                        rows: ROWS,
+                        pitch: width,
+                        acc_pitch: W,
+                    };
                     group.bench_function(id, |b| {
-                        b.iter(|| {
-                            for y in 0..ROWS {
-                                let a = (y + 1) * width + 2 * step;
-                                let taps = RowTaps {
-                                    data: &data,
-                                    start: [a, a + 1, a + width, a + width + 1],
-                                    step,
-                                };
-                                kernel.row(&taps, W, &mut acc, W);
-                            }
-                        })
+                        b.iter(|| kernel.rows(&taps, block, &mut acc, W * ROWS))
                     });
                 }
             }
