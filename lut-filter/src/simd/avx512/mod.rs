@@ -1,18 +1,20 @@
 //! AVX-512 row kernels: the 4-simplex look-up of 16 samples at once (one per 32-bit lane of a
-//! 512-bit vector), for the chunks that dominate real pictures: regular tables, and DFC
-//! tables in the engine's position-addressed layout whose 16 lanes are all in the fine band or
-//! all outside it. Every other chunk (DFC chunks mixing fine and coarse lanes, DFC tables read
-//! through their index, rows of fewer than 16 samples) runs as two AVX2 chunks, and the
-//! channel-node, requantisation and residual kernels are the AVX2 ones: this level extends
+//! 512-bit vector), and of 32 (16-bit lanes, [`cube32`]) for 1-output DFC tables in the cube
+//! layout, the tables of the shipped models. They cover the chunks that dominate real
+//! pictures: regular tables, and DFC tables in the engine's position-addressed or cube
+//! layouts. DFC tables read through their index and rows of fewer than 16 samples run the
+//! AVX2 code, as do the channel-node, requantisation and residual kernels: this level extends
 //! [`super::avx2`] and needs everything it needs.
 //!
-//! The arithmetic is the AVX2 chunk's, lane for lane (sort keys, comparator network, weights,
-//! one 32-bit gather per vertex and 4 outputs, bytes sign-extended by a shift pair), so the
-//! results are bit-exact with it and with the portable code (`tests/simd_vs_portable.rs`).
+//! The arithmetic is the AVX2 chunk's integers (sort keys, comparator network, weights,
+//! weighted sums), so the results are bit-exact with it and with the portable code
+//! (`tests/simd_vs_portable.rs`). How the table is read differs: one 4-byte gather per
+//! vertex, two vertices per gathered word (pairs), or two 8-byte cubes per look-up, one
+//! gathered and one read by scalar loads (cubes in 16-bit lanes).
 //!
 //! **Memory safety** is argued as for AVX2: the last vertex's position bounds every lane's
-//! gathers and is checked (unsigned, against the table's length less 4) before any gather; a
-//! chunk with a lane outside is computed by the portable code.
+//! reads and is checked (unsigned, against the layout's last readable position) before any
+//! read; a chunk with a lane outside is computed by narrower code.
 
 use super::avx2;
 use super::{RowTaps, Rows};
