@@ -477,17 +477,16 @@ fn filter_region<T: Sample>(
     // threads share out tiles rather than bands of tiles (a 1080-row plane has 17 bands, which
     // two threads would split 9 to 8). Items stay in raster order, so each thread's share is
     // a run of neighbouring tiles.
-    let (tw, th) = (TILE_WIDTH, TILE_HEIGHT);
-    let tiles_across = region.width.div_ceil(tw);
+    let tiles_across = region.width.div_ceil(TILE_WIDTH);
     let mut tiles: Vec<(Region, Vec<&mut [T]>)> = Vec::new();
-    for (band, band_rows) in rows.chunks_mut(th).enumerate() {
-        let y0 = region.y + band * th;
+    for (band, band_rows) in rows.chunks_mut(TILE_HEIGHT).enumerate() {
+        let y0 = region.y + band * TILE_HEIGHT;
         let first = tiles.len();
-        for tx in (0..region.width).step_by(tw) {
+        for tx in (0..region.width).step_by(TILE_WIDTH) {
             let tile = Region::new(
                 region.x + tx,
                 y0,
-                tw.min(region.width - tx),
+                TILE_WIDTH.min(region.width - tx),
                 band_rows.len(),
             );
             tiles.push((tile, Vec::with_capacity(band_rows.len())));
@@ -495,7 +494,7 @@ fn filter_region<T: Sample>(
         for row in band_rows.iter_mut() {
             let mut rest: &mut [T] = std::mem::take(row);
             for (_, cols) in &mut tiles[first..first + tiles_across] {
-                let (head, tail) = rest.split_at_mut(tw.min(rest.len()));
+                let (head, tail) = rest.split_at_mut(TILE_WIDTH.min(rest.len()));
                 cols.push(head);
                 rest = tail;
             }
