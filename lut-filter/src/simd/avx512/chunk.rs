@@ -140,31 +140,31 @@ unsafe fn words<const N: usize, const MODE: u8>(
         let pair = _mm512_set1_epi32(N as i32);
         let t = steps.map(|s| _mm512_cmpeq_epi32_mask(s, pair));
         let later = [0, t[0], t[0] | t[1], t[0] | t[1] | t[2]];
-        if N == 2 {
-            // Two outputs: after the first read, whose weight can be 256, every read's two
-            // weights fit a byte (one step is the one-row step, so a read holds vertices `r`
-            // and `r + 1`, weights summing to at most `f_0 <= 255`, or one vertex), so
-            // `maddubs` weighs the word's 4 bytes (outputs 0 and 1 of two vertices, reordered
-            // to pair each output's) into one 16-bit sum per output without saturating, and
-            // the three reads' sums add up exactly in 16 bits (|sum| <= 255 * 128).
-            let order = _mm512_set4_epi32(0x0f0d_0e0c, 0x0b09_0a08, 0x0705_0604, 0x0301_0200);
-            let mut both = _mm512_setzero_si512();
-            for r in 0..4 {
-                let c = _mm512_mask_blend_epi32(later[r], pos[r], pos[r + 1]);
-                // SAFETY: `pos[r] <= c <= pos[4]`: 4 bytes readable (the caller's contract).
-                let word = unsafe { _mm512_i32gather_epi32::<1>(c, table) };
-                let wa = _mm512_mask_blend_epi32(later[r], w[r], w[r + 1]);
-                let wb = _mm512_maskz_mov_epi32(t[r], w[r + 1]);
-                if r == 0 {
-                    add(word, wa, 0);
-                    add(word, wb, 1);
-                } else {
-                    let pair = _mm512_or_si512(wa, _mm512_slli_epi32::<8>(wb));
-                    let weights = _mm512_or_si512(pair, _mm512_slli_epi32::<16>(pair));
-                    let values = _mm512_shuffle_epi8(word, order);
-                    both = _mm512_add_epi16(both, _mm512_maddubs_epi16(weights, values));
-                }
+        // Two outputs: after the first read, whose weight can be 256, every read's two
+        // weights fit a byte (one step is the one-row step, so a read holds vertices `r` and
+        // `r + 1`, weights summing to at most `f_0 <= 255`, or one vertex), so `maddubs`
+        // weighs the word's 4 bytes (outputs 0 and 1 of two vertices, reordered to pair each
+        // output's) into one 16-bit sum per output without saturating, and the three reads'
+        // sums add up exactly in 16 bits (|sum| <= 255 * 128).
+        let order = _mm512_set4_epi32(0x0f0d_0e0c, 0x0b09_0a08, 0x0705_0604, 0x0301_0200);
+        let mut both = _mm512_setzero_si512();
+        for r in 0..4 {
+            let c = _mm512_mask_blend_epi32(later[r], pos[r], pos[r + 1]);
+            // SAFETY: `pos[r] <= c <= pos[4]`: 4 bytes readable (the caller's contract).
+            let word = unsafe { _mm512_i32gather_epi32::<1>(c, table) };
+            let wa = _mm512_mask_blend_epi32(later[r], w[r], w[r + 1]);
+            let wb = _mm512_maskz_mov_epi32(t[r], w[r + 1]);
+            if N == 2 && r > 0 {
+                let pair = _mm512_or_si512(wa, _mm512_slli_epi32::<8>(wb));
+                let weights = _mm512_or_si512(pair, _mm512_slli_epi32::<16>(pair));
+                let values = _mm512_shuffle_epi8(word, order);
+                both = _mm512_add_epi16(both, _mm512_maddubs_epi16(weights, values));
+            } else {
+                add(word, wa, 0);
+                add(word, wb, 1);
             }
+        }
+        if N == 2 {
             let split = [
                 _mm512_srai_epi32::<16>(_mm512_slli_epi32::<16>(both)),
                 _mm512_srai_epi32::<16>(both),
@@ -172,14 +172,6 @@ unsafe fn words<const N: usize, const MODE: u8>(
             for (s, v) in sums.iter_mut().zip(split) {
                 *s = _mm512_add_epi32(*s, v);
             }
-            return sums;
-        }
-        for r in 0..4 {
-            let c = _mm512_mask_blend_epi32(later[r], pos[r], pos[r + 1]);
-            // SAFETY: `pos[r] <= c <= pos[4]`: 4 bytes readable (the caller's contract).
-            let word = unsafe { _mm512_i32gather_epi32::<1>(c, table) };
-            add(word, _mm512_mask_blend_epi32(later[r], w[r], w[r + 1]), 0);
-            add(word, _mm512_maskz_mov_epi32(t[r], w[r + 1]), 1);
         }
     } else {
         for (p, &w) in pos.into_iter().zip(w) {
