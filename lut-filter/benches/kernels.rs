@@ -42,7 +42,7 @@ fn bench_spatial(c: &mut Criterion) {
         let regular: Vec<i8> = (0..REGULAR_ROWS * k).map(|_| rng.r#gen()).collect();
         let (fine, index, coarse) = geometry.compact(&regular, k);
         let dense = geometry.dense(&fine, &index, &coarse, k);
-        let cubes = geometry.cubes(&dense).unwrap_or_default();
+        let cubes = geometry.cubes(&dense, k).unwrap_or_default();
         let dfc = PreparedTable::new(SpatialTable::Dfc {
             geometry,
             fine: &fine,

@@ -309,7 +309,7 @@ fn filter_region<T: Sample>(
     let i8s = |r: &std::ops::Range<usize>| -> &[i8] { bytemuck::cast_slice(&bytes[r.clone()]) };
     let kernels = Kernels::new(level);
     // SIMD kernels read DFC rows laid out by position (fine rows by index position, then the
-    // coarse rows), and the AVX-512 ones 1-output tables as cubes: built once per model, by
+    // coarse rows), and the AVX-512 ones 1- and 2-output tables as cubes: built once per model, by
     // the first call that needs them.
     let dfc_tables = || {
         plan.nodes.iter().flat_map(|node| match &node.kind {
@@ -347,7 +347,7 @@ fn filter_region<T: Sample>(
         plan.layouts.cubes.get_or_init(|| {
             dfc_tables()
                 .zip(dense)
-                .map(|((g, ..), d)| g.cubes(d))
+                .map(|((g, .., k), d)| g.cubes(d, k))
                 .collect()
         })
     } else {

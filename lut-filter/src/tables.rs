@@ -18,8 +18,12 @@ pub const ONE: i32 = 1 << FRAC_BITS;
 /// case for the top of the grid.
 pub const DENSE_PADDING: usize = 3;
 
-/// Bytes per position of [`DfcGeometry::cubes`].
+/// Bytes per position and output of [`DfcGeometry::cubes`].
 pub const CUBE_BYTES: usize = 8;
+
+/// Zeros after the cubes of [`DfcGeometry::cubes`]: a 16-byte read (both outputs' cubes)
+/// at 8 times any byte position of the dense layout's last row stays inside the buffer.
+pub const CUBE_PADDING: usize = 8;
 
 /// Row of a regular 4-D table for node coordinates (a, b, c, d).
 #[inline(always)]
@@ -124,38 +128,50 @@ impl DfcGeometry {
         dense
     }
 
-    /// The 1-output rows of [`DfcGeometry::dense`] laid out as cubes, for the AVX-512 kernel:
-    /// [`CUBE_BYTES`] bytes per position of the fine part, then per row of the coarse part.
-    /// Byte `4 b1 + 2 b2 + b3` of position `p` is the row at `p + b1 s1 + b2 s2 + b3 s3` of the
-    /// same part (`s` its strides: fine positions or coarse rows; 0 past the part's end), i.e.
-    /// the 2x2x2 corners spanned by the last three coordinates. Every vertex of a look-up is a
-    /// corner of the cube at its first vertex or of the cube one step further in coordinate 0,
-    /// so two 8-byte reads serve all five. `None` if `dense` is not this geometry's dense
-    /// layout of 1-output tables.
-    pub fn cubes(&self, dense: &[i8]) -> Option<Vec<i8>> {
+    /// The rows of [`DfcGeometry::dense`] of a 1- or 2-output table laid out as cubes, for the
+    /// AVX-512 kernels: per position of the fine part, then per row of the coarse part, one
+    /// cube of [`CUBE_BYTES`] bytes per output (output 0's, then output 1's), then
+    /// [`CUBE_PADDING`] zeros. Byte `4 b1 + 2 b2 + b3` of a cube is the row at `p + b1 s1 + b2
+    /// s2 + b3 s3` of the same part (`s` its strides: fine positions or coarse rows; 0 past the
+    /// part's end), i.e. the 2x2x2 corners spanned by the last three coordinates. Every vertex
+    /// of a look-up is a corner of the cube at its first vertex or of the cube one step further
+    /// in coordinate 0, so two 8-byte reads per output serve all five. `None` unless `outputs`
+    /// is 1 or 2 and `dense` is this geometry's dense layout of `outputs`-output tables.
+    pub fn cubes(&self, dense: &[i8], outputs: usize) -> Option<Vec<i8>> {
         let fine_len = self.index_len();
         let coarse_len = self.coarse_rows();
-        if dense.len() != fine_len + coarse_len + DENSE_PADDING {
+        if !(1..=2).contains(&outputs)
+            || dense.len() != (fine_len + coarse_len) * outputs + DENSE_PADDING
+        {
             return None;
         }
         let cn = self.coarse_nodes();
         let fine_strides = crate::interp::dfc_position_strides(self);
+        let split = fine_len * outputs;
         let parts = [
             (
-                &dense[..fine_len],
+                &dense[..split],
                 [fine_strides[1], fine_strides[2], fine_strides[3]],
             ),
-            (&dense[fine_len..fine_len + coarse_len], [cn * cn, cn, 1]),
+            (
+                &dense[split..split + coarse_len * outputs],
+                [cn * cn, cn, 1],
+            ),
         ];
-        let mut cubes = Vec::with_capacity((fine_len + coarse_len) * CUBE_BYTES);
+        let mut cubes =
+            Vec::with_capacity((fine_len + coarse_len) * outputs * CUBE_BYTES + CUBE_PADDING);
         for (rows, [s1, s2, s3]) in parts {
-            for p in 0..rows.len() {
-                for corner in 0..CUBE_BYTES {
-                    let q = p + (corner >> 2) * s1 + ((corner >> 1) & 1) * s2 + (corner & 1) * s3;
-                    cubes.push(rows.get(q).copied().unwrap_or(0));
+            for p in 0..rows.len() / outputs {
+                for o in 0..outputs {
+                    for corner in 0..CUBE_BYTES {
+                        let q =
+                            p + (corner >> 2) * s1 + ((corner >> 1) & 1) * s2 + (corner & 1) * s3;
+                        cubes.push(rows.get(q * outputs + o).copied().unwrap_or(0));
+                    }
                 }
             }
         }
+        cubes.resize(cubes.len() + CUBE_PADDING, 0);
         Some(cubes)
     }
 
@@ -252,5 +268,51 @@ mod tests {
             assert_eq!(valid.len(), rows);
             assert!(valid.windows(2).all(|w| w[0] + 1 == w[1]));
         }
+    }
+
+    /// Each output's cube at a position holds, byte `4 b1 + 2 b2 + b3`, that output's row at
+    /// the corner, for 1 and 2 outputs; the two outputs' cubes of a position are adjacent.
+    #[test]
+    fn cubes_hold_each_outputs_corner_rows() {
+        let g = DfcGeometry {
+            dims: 4,
+            dw: 3,
+            si: 5,
+        };
+        let fine_len = g.index_len();
+        let s = crate::interp::dfc_position_strides(&g);
+        for k in 1..=2usize {
+            let rows = fine_len + g.coarse_rows();
+            let mut dense: Vec<i8> = (0..rows * k).map(|i| (i * 7 % 251) as i8).collect();
+            dense.resize(rows * k + DENSE_PADDING, 0);
+            let cubes = g.cubes(&dense, k).expect("a dense layout of k outputs");
+            assert_eq!(cubes.len(), rows * k * CUBE_BYTES + CUBE_PADDING);
+            let (cn, p_fine, p_coarse) = (g.coarse_nodes(), 1234, 3000);
+            for (p, part, [s1, s2, s3]) in [
+                (p_fine, 0..fine_len, [s[1], s[2], s[3]]),
+                (p_coarse, fine_len..rows, [cn * cn, cn, 1]),
+            ] {
+                for o in 0..k {
+                    for corner in 0..CUBE_BYTES {
+                        let q =
+                            p + (corner >> 2) * s1 + ((corner >> 1) & 1) * s2 + (corner & 1) * s3;
+                        let at = part.start + p;
+                        assert_eq!(
+                            cubes[(at * k + o) * CUBE_BYTES + corner],
+                            dense[(part.start + q) * k + o],
+                            "k {k} output {o} corner {corner}"
+                        );
+                    }
+                }
+            }
+            assert!(cubes[rows * k * CUBE_BYTES..].iter().all(|&b| b == 0));
+        }
+        assert!(
+            g.cubes(
+                &vec![0; (fine_len + g.coarse_rows()) * 3 + DENSE_PADDING],
+                3
+            )
+            .is_none()
+        );
     }
 }

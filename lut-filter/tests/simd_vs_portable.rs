@@ -121,9 +121,13 @@ fn spatial_kernels_equal_portable() {
                     coarse,
                 });
                 dense = g.dense(fine, index, coarse, k);
-                // 1-output tables: the cube layout too (AVX-512), or not.
-                cubes = g.cubes(&dense);
-                assert_eq!(cubes.is_some(), k == 1, "cubes of 1-output tables only");
+                // 1- and 2-output tables: the cube layout too (AVX-512), or not.
+                cubes = g.cubes(&dense, k);
+                assert_eq!(
+                    cubes.is_some(),
+                    k <= 2,
+                    "cubes of 1- and 2-output tables only"
+                );
                 match (rng.gen_bool(0.6), &cubes) {
                     (true, Some(c)) if rng.gen_bool(0.7) => t.with_dense(&dense).with_cubes(c),
                     (true, _) => t.with_dense(&dense),

@@ -120,22 +120,24 @@ impl Cubes32 {
     }
 }
 
-/// Adds the look-ups of samples `x0..x0 + 32` to `out[0..32]`, their taps at `at[t] + step *
-/// x` (`UNIT`: step 1, else 2). Returns false, having added nothing, if a tap lies outside the
-/// grid or a lane's last vertex beyond its part.
+/// Adds the look-ups of samples `x0..x0 + 32` to `out[j * stride..][..32]` (output `j < N`),
+/// their taps at `at[t] + step * x` (`UNIT`: step 1, else 2). Returns false, having added
+/// nothing, if a tap lies outside the grid or a lane's last vertex beyond its part.
 ///
 /// # Safety
-/// AVX-512 F/BW/VBMI are available; every tap has `step * (x0 + 32)` u16 readable from
-/// `at[t]`; `table` is the cube layout the constants address (8 bytes at `8 p` for every
-/// position `p <= pos_limit`); `out` is valid for 32 i32 reads and writes.
+/// AVX-512 F/BW/VBMI are available; `N` is 1 or 2; every tap has `step * (x0 + 32)` u16
+/// readable from `at[t]`; `table` is the `N`-output cube layout the constants address (`8 N`
+/// bytes at `8 p` for every position `p <= pos_limit`); `out.add(j * stride)` is valid for 32
+/// i32 reads and writes, `j < N`.
 #[inline]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
-pub(super) unsafe fn chunk32<const UNIT: bool>(
+pub(super) unsafe fn chunk32<const UNIT: bool, const N: usize>(
     c: &Cubes32,
     table: *const i8,
     at: &[*const u16; 4],
     x0: usize,
     out: *mut i32,
+    stride: usize,
 ) -> bool {
     let v = at.map(|p| {
         if UNIT {
@@ -199,11 +201,12 @@ pub(super) unsafe fn chunk32<const UNIT: bool>(
         keys[a] = hi;
         keys[b] = lo;
     }
-    // The two cubes of each lane: the second by 32 scalar reads, then the first by 4 gathers
-    // of 8 lanes each. On Zen 5 a gather reads about one element per cycle by its own path,
-    // while scalar reads use the load ports: splitting the reads between them runs both at
-    // once. One cube each measured best (1.15x faster than gathering both, 1.3x faster than
-    // reading both by scalar loads; the scalar reads issued first, else 1.08x slower).
+    // The two cubes of each lane and output: the second by 32 scalar reads (of `8 N` bytes),
+    // then the first by 4 gathers of 8 lanes each per output. On Zen 5 a gather reads about
+    // one element per cycle by its own path, while scalar reads use the load ports:
+    // splitting the reads between them runs both at once. One cube each measured best (1.15x
+    // faster than gathering both, 1.3x faster than reading both by scalar loads; the scalar
+    // reads issued first, else 1.08x slower).
     let table = table.cast::<i64>();
     let mut second_at = [0u64; 8];
     // SAFETY: `second_at` holds the 64 bytes written.
@@ -213,32 +216,48 @@ pub(super) unsafe fn chunk32<const UNIT: bool>(
             _mm512_add_epi16(base, g.strides[0]),
         );
     }
-    let mut second = [0i64; 32];
+    let mut second = [[0i64; N]; 32];
     for (k, at) in second_at.into_iter().enumerate() {
         for j in 0..4 {
             let p = (at >> (16 * j)) & 0xffff;
             // SAFETY: the second cube's position is below the lane's last vertex's, at most
-            // `pos_limit` (checked above): 8 bytes readable at 8 times it.
-            second[4 * k + j] = unsafe { table.add(p as usize).read_unaligned() };
+            // `pos_limit` (checked above): `8 N` bytes readable at 8 times it.
+            second[4 * k + j] =
+                unsafe { table.add(p as usize).cast::<[i64; N]>().read_unaligned() };
         }
     }
-    let gathered = {
-        let lo = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(base));
-        let hi = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64::<1>(base));
-        // SAFETY: every position is at most `pos_limit` (checked above), 8 bytes readable
-        // at 8 times it (the caller's contract).
+    let lo = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(base));
+    let hi = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64::<1>(base));
+    let mut gathered = [[_mm512_setzero_si512(); 4]; N];
+    for (o, q) in gathered.iter_mut().enumerate() {
+        // SAFETY: every position is at most `pos_limit` (checked above), `8 N` bytes
+        // readable at 8 times it (the caller's contract), output `o`'s at `8 o` of them.
         unsafe {
-            [
-                _mm512_i32gather_epi64::<8>(_mm512_castsi512_si256(lo), table),
-                _mm512_i32gather_epi64::<8>(_mm512_extracti64x4_epi64::<1>(lo), table),
-                _mm512_i32gather_epi64::<8>(_mm512_castsi512_si256(hi), table),
-                _mm512_i32gather_epi64::<8>(_mm512_extracti64x4_epi64::<1>(hi), table),
-            ]
+            let table = table.add(o);
+            q[0] = _mm512_i32gather_epi64::<8>(_mm512_castsi512_si256(lo), table);
+            q[1] = _mm512_i32gather_epi64::<8>(_mm512_extracti64x4_epi64::<1>(lo), table);
+            q[2] = _mm512_i32gather_epi64::<8>(_mm512_castsi512_si256(hi), table);
+            q[3] = _mm512_i32gather_epi64::<8>(_mm512_extracti64x4_epi64::<1>(hi), table);
         }
-    };
-    // SAFETY: `second` holds the 4 times 64 bytes read.
-    let read = |i: usize| unsafe { _mm512_loadu_si512(second.as_ptr().add(8 * i).cast()) };
-    let cube = [gathered, [read(0), read(1), read(2), read(3)]];
+    }
+    // Output `o`'s second cubes of lanes `8 i..8 i + 8`: the scalar reads hold the outputs'
+    // cubes of a lane side by side (`N == 2`: even and odd qwords).
+    // SAFETY: `second` holds the 32 times `8 N` bytes read.
+    let read =
+        |i: usize| unsafe { _mm512_loadu_si512(second.as_ptr().cast::<i64>().add(8 * i).cast()) };
+    let mut seconds = [[_mm512_setzero_si512(); 4]; N];
+    if N == 1 {
+        seconds[0] = [read(0), read(1), read(2), read(3)];
+    } else {
+        let even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+        let odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+        for (i, q) in seconds[0].iter_mut().enumerate() {
+            *q = _mm512_permutex2var_epi64(read(2 * i), even, read(2 * i + 1));
+        }
+        for (i, q) in seconds[N - 1].iter_mut().enumerate() {
+            *q = _mm512_permutex2var_epi64(read(2 * i), odd, read(2 * i + 1));
+        }
+    }
     // Vertex `r`'s corner byte `c_r` is the sum of the first `r` sorted codes (`c_0 = 0`,
     // `c_4 = 0x87`). Two bytes per lane say which values to read: `x = c_1 << 8 | c_2` and
     // `y = c_3 << 8 | 0x87`; each byte also holds the lane's offset `8 (l % 16)` in the
@@ -269,22 +288,12 @@ pub(super) unsafe fn chunk32<const UNIT: bool>(
         _mm512_shuffle_i64x2::<0xee>(x, y),
     ];
     let first_y = _mm512_inserti64x4::<1>(_mm512_set1_epi16(-1), _mm256_set1_epi16(!7));
-    let perm = |q: &[__m512i; 4], index: [__m512i; 2]| {
-        [
-            _mm512_permutex2var_epi8(q[0], index[0], q[1]),
-            _mm512_permutex2var_epi8(q[2], index[1], q[3]),
-        ]
-    };
-    let first = perm(&cube[0], index.map(|i| _mm512_and_si512(i, first_y)));
-    let second = perm(&cube[1], index);
+    let first_index = [
+        _mm512_and_si512(index[0], first_y),
+        _mm512_and_si512(index[1], first_y),
+    ];
     // Bit 7 of an index byte: the value is in the second cube.
-    let merged =
-        [0, 1].map(|h| _mm512_mask_blend_epi8(_mm512_movepi8_mask(index[h]), first[h], second[h]));
-    // Back to lane order: `v_1 << 8 | v_2`, `v_3 << 8 | v_4`, and `v_0` in the first cube's
-    // `y` low bytes.
-    let vx = _mm512_inserti64x4::<1>(merged[0], _mm512_castsi512_si256(merged[1]));
-    let vy = _mm512_shuffle_i64x2::<0xee>(merged[0], merged[1]);
-    let v0 = _mm512_shuffle_i64x2::<0xee>(first[0], first[1]);
+    let in_second = [_mm512_movepi8_mask(index[0]), _mm512_movepi8_mask(index[1])];
     // Weights as byte pairs: `w_1 << 8 | w_2` and `w_3 << 8 | w_4` with `w_r = f_(r-1) -
     // f_r` (`f_4 = 0`) from `f_(r-1) << 8 | f_r` less `f_r << 8 | f_(r+1)`, byte by byte (the
     // fractions are sorted, so no byte borrows). Every pair of weights sums to at most
@@ -294,22 +303,42 @@ pub(super) unsafe fn chunk32<const UNIT: bool>(
     let pair = |r: usize| _mm512_ternarylogic_epi32::<0xea>(keys[r], frac, fs[r + 1]);
     let wx = _mm512_sub_epi8(pair(0), pair(1));
     let wy = _mm512_sub_epi8(pair(2), _mm512_and_si512(keys[3], frac));
-    let sum = _mm512_add_epi16(
-        _mm512_sub_epi16(_mm512_slli_epi16::<8>(v0), _mm512_maddubs_epi16(fs[0], v0)),
-        _mm512_add_epi16(_mm512_maddubs_epi16(wx, vx), _mm512_maddubs_epi16(wy, vy)),
-    );
     const { assert!(ONE == 256, "w_0 = 256 - f_0") };
-    // Sign-extend the 32 sums and add them to the accumulator.
-    let halves = [
-        _mm512_cvtepi16_epi32(_mm512_castsi512_si256(sum)),
-        _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(sum)),
-    ];
-    for (h, s) in halves.into_iter().enumerate() {
-        // SAFETY: `out` holds 32 i32 (the caller's contract).
-        unsafe {
-            let p = out.add(16 * h);
-            let old = _mm512_loadu_si512(p.cast());
-            _mm512_storeu_si512(p.cast(), _mm512_add_epi32(old, s));
+    for o in 0..N {
+        let (g, q) = (&gathered[o], &seconds[o]);
+        let first = [
+            _mm512_permutex2var_epi8(g[0], first_index[0], g[1]),
+            _mm512_permutex2var_epi8(g[2], first_index[1], g[3]),
+        ];
+        let second = [
+            _mm512_permutex2var_epi8(q[0], index[0], q[1]),
+            _mm512_permutex2var_epi8(q[2], index[1], q[3]),
+        ];
+        let merged = [
+            _mm512_mask_blend_epi8(in_second[0], first[0], second[0]),
+            _mm512_mask_blend_epi8(in_second[1], first[1], second[1]),
+        ];
+        // Back to lane order: `v_1 << 8 | v_2`, `v_3 << 8 | v_4`, and `v_0` in the first
+        // cube's `y` low bytes.
+        let vx = _mm512_inserti64x4::<1>(merged[0], _mm512_castsi512_si256(merged[1]));
+        let vy = _mm512_shuffle_i64x2::<0xee>(merged[0], merged[1]);
+        let v0 = _mm512_shuffle_i64x2::<0xee>(first[0], first[1]);
+        let sum = _mm512_add_epi16(
+            _mm512_sub_epi16(_mm512_slli_epi16::<8>(v0), _mm512_maddubs_epi16(fs[0], v0)),
+            _mm512_add_epi16(_mm512_maddubs_epi16(wx, vx), _mm512_maddubs_epi16(wy, vy)),
+        );
+        // Sign-extend the 32 sums and add them to the accumulator.
+        let halves = [
+            _mm512_cvtepi16_epi32(_mm512_castsi512_si256(sum)),
+            _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(sum)),
+        ];
+        for (h, s) in halves.into_iter().enumerate() {
+            // SAFETY: output `o`'s row holds 32 i32 (the caller's contract).
+            unsafe {
+                let p = out.add(o * stride + 16 * h);
+                let old = _mm512_loadu_si512(p.cast());
+                _mm512_storeu_si512(p.cast(), _mm512_add_epi32(old, s));
+            }
         }
     }
     true

@@ -9,7 +9,7 @@ use super::super::{RowTaps, Rows, portable};
 use super::chunk::{CUBES, PAIRS, WORDS, chunk};
 use super::cube32::{Cubes32, chunk32};
 use crate::interp::PreparedTable;
-use crate::tables::{CUBE_BYTES, DENSE_PADDING};
+use crate::tables::{CUBE_BYTES, CUBE_PADDING, DENSE_PADDING};
 
 /// A [`Geo`] widened to 16 lanes (per-lane values).
 #[derive(Clone, Copy)]
@@ -87,8 +87,8 @@ impl Geo16 {
 /// call and look-up, which CTU-by-CTU calls pay for.
 struct Wide<'a> {
     table: &'a [i8],
-    /// Cube passes whose constants fit the 32-sample chunks.
-    cubes32: bool,
+    /// The cube layout, for passes whose constants fit the 32-sample chunks.
+    cubes32: Option<&'a [i8]>,
     unit: WideFn,
     strided: WideFn,
 }
@@ -114,16 +114,16 @@ impl<'a> Wide<'a> {
             return None;
         }
         let band = kern.band;
-        // Cubes: 1-output DFC rows by position (the dense layout), whose positions are then
-        // cube numbers; the length check ties the cubes to this dense layout.
+        // Cubes: 1- and 2-output DFC rows by position (the dense layout), whose positions are
+        // then cube numbers; the length check ties the cubes to this dense layout.
         let cubes = table.cubes().filter(|c| {
-            k == 1
+            n_out == k
                 && band.is_some()
                 && kern
                     .a
                     .len()
                     .checked_sub(DENSE_PADDING)
-                    .map(|l| l * CUBE_BYTES)
+                    .map(|l| l * CUBE_BYTES + CUBE_PADDING)
                     == Some(c.len())
         });
         // Vertices one row apart share a 4-byte word where rows are 1 or 2 bytes (one pass
@@ -149,6 +149,8 @@ impl<'a> Wide<'a> {
                 }
             };
         }
+        // 1-output cubes run every chunk from the cubes; 2-output ones only the chunks of 32,
+        // those of 16 reading pairs from the dense layout.
         let (unit, strided) = match (n_out, cubes.is_some(), pair) {
             (1, true, _) => pick!(1, CUBES),
             (1, false, true) => pick!(1, PAIRS),
@@ -158,12 +160,20 @@ impl<'a> Wide<'a> {
             (3, _, _) => pick!(3, WORDS),
             _ => pick!(4, WORDS),
         };
-        let cubes32 = match (&cubes, &kern.band) {
-            (Some(_), Some(b)) => Cubes32::new(&kern.geo_a, &kern.geo_b, b, fb).is_some(),
-            _ => false,
+        let cubes32 = match (cubes, &kern.band) {
+            (Some(c), Some(b)) if n_out == 1 || pair => {
+                Cubes32::new(&kern.geo_a, &kern.geo_b, b, fb)
+                    .is_some()
+                    .then_some(c)
+            }
+            _ => None,
         };
         Some(Wide {
-            table: cubes.unwrap_or(kern.a),
+            table: if n_out == 1 {
+                cubes.unwrap_or(kern.a)
+            } else {
+                kern.a
+            },
             cubes32,
             unit,
             strided,
@@ -275,7 +285,7 @@ unsafe fn run<const N: usize, const UNIT: bool, const DFC: bool, const MODE: u8>
         geo_b: Geo16::new(&kern.geo_b),
         band: kern.band.as_ref().map(|b| Band16::new(b)),
         cubes32: match &kern.band {
-            Some(b) if wide.cubes32 => Cubes32::new(&kern.geo_a, &kern.geo_b, b, pass.fb),
+            Some(b) if wide.cubes32.is_some() => Cubes32::new(&kern.geo_a, &kern.geo_b, b, pass.fb),
             _ => None,
         },
     };
@@ -356,11 +366,26 @@ unsafe fn run_row<const N: usize, const UNIT: bool, const DFC: bool, const MODE:
     let mut x = 0;
     // Cube passes: chunks of 32 samples in 16-bit lanes while whole ones fit; a refused one
     // runs as two chunks of 16.
-    if let Some(c) = consts.cubes32.as_ref().filter(|_| MODE == CUBES) {
+    // (Only the loops that can have cubes call it, so that every copy of it has one call
+    // site, where the compiler inlines it.)
+    let cube_loop = MODE == CUBES || (N == 2 && MODE == PAIRS && DFC);
+    if let (Some(c), Some(cubes)) = (consts.cubes32.as_ref(), wide.cubes32)
+        && cube_loop
+    {
         while x + 32 <= n {
-            // SAFETY: the taps fit and `x + 32 <= n` (as for 16 above); `table` is the cube
-            // layout `c` addresses (`Wide::new`); `out` has 32 values (`N == 1`).
-            let done = unsafe { chunk32::<UNIT>(c, table, &taps_at, x, acc.as_mut_ptr().add(x)) };
+            // SAFETY: the taps fit and `x + 32 <= n` (as for 16 above); `cubes` is the cube
+            // layout `c` addresses, of `N` outputs (`Wide::new`); `out` has `N` rows of 32
+            // values `stride` apart (asserted above).
+            let done = unsafe {
+                chunk32::<UNIT, N>(
+                    c,
+                    cubes.as_ptr(),
+                    &taps_at,
+                    x,
+                    acc.as_mut_ptr().add(x),
+                    stride,
+                )
+            };
             x = if done {
                 x + 32
             } else {
