@@ -164,9 +164,10 @@ impl<'a> PreparedTable<'a> {
         self.dense
     }
 
-    /// Attaches the cube layout of a 1-output DFC table, which must be
+    /// Attaches the cube layout of a 1- or 2-output DFC table, which must be
     /// [`DfcGeometry::cubes`] of its dense layout (attached too): the AVX-512 kernel then reads
-    /// a look-up's five vertices with two 8-byte reads. Ignored for a regular table.
+    /// a look-up's five vertices with two reads of 8 bytes per output. Ignored for a regular
+    /// table.
     pub fn with_cubes(mut self, cubes: &'a [i8]) -> Self {
         if matches!(self.table, SpatialTable::Dfc { .. }) {
             self.cubes = Some(cubes);

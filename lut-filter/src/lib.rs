@@ -20,7 +20,7 @@
 //! ```
 //!
 //! Modules: [`description`] (what a model computes), [`container`] (the file), [`writer`]
-//! (building files), [`picture`] (planes in codec memory), [`reference`] (the plain
+//! (building files), [`picture`] (planes in codec memory), [`reference`](mod@reference) (the plain
 //! implementation that defines the arithmetic), [`tables`] (table geometry, DFC).
 
 pub mod bdrate;

@@ -114,7 +114,7 @@ pub(crate) struct ModelPlan {
 /// Layouts of a model's DFC tables that the SIMD kernels read, one per DFC table in plan order
 /// (nodes, then patterns), built by the first filter call that needs them and kept as long as
 /// the container: rows by position ([`DfcGeometry::dense`], every SIMD level) and, for
-/// 1-output tables, cubes ([`DfcGeometry::cubes`], AVX-512).
+/// 1- and 2-output tables, cubes ([`DfcGeometry::cubes`], AVX-512).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SimdLayouts {
     pub dense: OnceLock<Vec<Vec<i8>>>,

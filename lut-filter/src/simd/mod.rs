@@ -205,8 +205,9 @@ impl Kernels {
         }
     }
 
-    /// The AVX2 token of this level's channel-node, requantisation and residual kernels
-    /// (AVX-512 uses AVX2's), `None` for the portable ones.
+    /// The AVX2 token of this level's requantisation and residual kernels (AVX-512 uses
+    /// AVX2's, and AVX2's channel-node kernel where its own does not apply), `None` for the
+    /// portable ones.
     #[cfg(target_arch = "x86_64")]
     fn avx2(self) -> Option<avx2::Token> {
         match self {
@@ -222,7 +223,7 @@ impl Kernels {
         !matches!(self, Kernels::Portable)
     }
 
-    /// Whether the spatial kernel reads 1-output DFC tables as cubes
+    /// Whether the spatial kernel reads 1- and 2-output DFC tables as cubes
     /// ([`PreparedTable::with_cubes`]) when a table carries them.
     pub(crate) fn reads_cubes(self) -> bool {
         #[cfg(target_arch = "x86_64")]
@@ -246,6 +247,10 @@ impl Kernels {
             inputs.iter().all(|(d, _)| d.len() >= n),
             "trilinear_row: inputs shorter than the row"
         );
+        #[cfg(target_arch = "x86_64")]
+        if let Kernels::Avx512(t) = self {
+            return avx512::trilinear_row(t, table, k, inputs, n, acc, stride);
+        }
         #[cfg(target_arch = "x86_64")]
         if let Some(t) = self.avx2() {
             return avx2::trilinear_row(t, table, k, inputs, n, acc, stride);

@@ -1,14 +1,16 @@
 //! The cube kernel ([`super::chunk::CUBES`]) in 16-bit lanes: 32 samples per chunk.
 //!
-//! Everything a 1-output look-up computes fits 16 bits: tap values (at most 12-bit samples),
-//! node and fraction, sort keys (`fraction << 8 | corner bit`), positions (the DFC parts this
-//! runs on have fewer than 2^16 positions), weights (at most 256), and even the weighted sum
-//! (`|sum| <= 128 * 256`: weights sum to 256, table values lie in -128..=127). So a 512-bit
-//! vector holds 32 look-ups, and the vector work per look-up is about halved. Each look-up
-//! reads two 8-byte cubes, one gathered and one by a scalar load (the two paths run side by
-//! side). One byte permutation picks two vertex values per 16-bit lane, and `maddubs`
-//! multiplies them by byte weights in pairs. The arithmetic is the same integers as the
-//! 16-lane and portable kernels', so the results are bit-exact with them.
+//! Everything a look-up computes, per output, fits 16 bits: tap values (at most 12-bit
+//! samples), node and fraction, sort keys (`fraction << 8 | corner bit`), positions (the DFC
+//! parts this runs on have fewer than 2^16 positions), weights (at most 256), and even the
+//! weighted sum (`|sum| <= 128 * 256`: weights sum to 256, table values lie in -128..=127).
+//! So a 512-bit vector holds 32 look-ups, and the vector work per look-up is about halved.
+//! A 1-output look-up reads two 8-byte cubes, one gathered and one by a scalar load (the two
+//! paths run side by side); a 2-output one reads two 16-byte records (both outputs' cubes)
+//! by scalar loads, and shares the geometry, sort and weights between its outputs. One byte
+//! permutation picks two vertex values per 16-bit lane, and `maddubs` multiplies them by
+//! byte weights in pairs. The arithmetic is the same integers as the 16-lane and portable
+//! kernels', so the results are bit-exact with them.
 //!
 //! Tap values outside the grid could wrap 16-bit positions back into the table: a chunk with
 //! such a value (the engine never makes one) is refused like a chunk reaching outside the

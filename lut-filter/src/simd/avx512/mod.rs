@@ -1,10 +1,11 @@
 //! AVX-512 row kernels: the 4-simplex look-up of 16 samples at once (one per 32-bit lane of a
-//! 512-bit vector), and of 32 (16-bit lanes, [`cube32`]) for 1-output DFC tables in the cube
-//! layout, the tables of the shipped models. They cover the chunks that dominate real
+//! 512-bit vector), and of 32 (16-bit lanes, [`cube32`]) for 1- and 2-output DFC tables in
+//! the cube layout (every table of the shipped models and of the reference architecture). They cover the chunks that dominate real
 //! pictures: regular tables, and DFC tables in the engine's position-addressed or cube
 //! layouts. DFC tables read through their index and rows of fewer than 16 samples run the
-//! AVX2 code, as do the channel-node, requantisation and residual kernels: this level extends
-//! [`super::avx2`] and needs everything it needs.
+//! AVX2 code, as do the requantisation and residual kernels: this level extends
+//! [`super::avx2`] and needs everything it needs. Channel nodes of up to 4 outputs run
+//! [`trilinear`] (16 samples per step, one 8-byte read per pair of corner rows).
 //!
 //! The arithmetic is the AVX2 chunk's integers (sort keys, comparator network, weights,
 //! weighted sums), so the results are bit-exact with it and with the portable code
@@ -23,6 +24,7 @@ use crate::interp::PreparedTable;
 mod chunk;
 mod cube32;
 mod simplex;
+mod trilinear;
 
 /// Proof that the CPU runs AVX-512 F, BW and VBMI (Ice Lake, Zen 4 and later) and AVX2:
 /// exists only where `is_x86_feature_detected!` held for all four.
@@ -71,4 +73,19 @@ impl<'a> Spatial<'a> {
         // `Token`); the accumulator's size was checked by the caller (`check_acc`).
         unsafe { self.0.rows(table, taps, block, acc, stride) }
     }
+}
+
+/// See [`super::trilinear_row`].
+pub(super) fn trilinear_row(
+    token: Token,
+    table: &[i8],
+    k: usize,
+    inputs: [(&[u16], u32); 3],
+    n: usize,
+    acc: &mut [i32],
+    stride: usize,
+) {
+    // SAFETY: a `Token` exists only where AVX-512 F/BW/VBMI and AVX2 were detected at run
+    // time; the sizes were checked by the caller.
+    unsafe { trilinear::trilinear_row(token.avx2(), table, k, inputs, n, acc, stride) }
 }

@@ -99,7 +99,7 @@ type WideFn = unsafe fn(&Wide<'_>, &Pass<'_, '_>, Rows, &mut [i32]);
 impl<'a> Wide<'a> {
     /// The 16-lane form of `plan` (outputs `n_out` of `k` per pass), where its table is one
     /// buffer read by position (regular, or DFC in the dense layout, with its cube layout for
-    /// 1-output tables where `table` carries it); `None` otherwise (the AVX2 plan then runs
+    /// 1- and 2-output tables where `table` carries it); `None` otherwise (the AVX2 plan then runs
     /// every chunk).
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vbmi")]
     fn new(
