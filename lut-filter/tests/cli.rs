@@ -973,5 +973,18 @@ fn bench_runs_per_plane_and_per_ctu() {
         let out = ok(&args);
         assert!(out.contains(expect), "{out}");
         assert!(out.contains("1 thread(s): median"), "{out}");
+        assert!(out.contains("x the bound"), "{out}");
+        // The bound counts 5 table rows per simplex look-up and 8 per trilinear one.
+        let number_before = |tail: &str| -> f64 {
+            let head = &out[..out.find(tail).unwrap_or_else(|| panic!("{tail}: {out}"))];
+            let word = head.split_whitespace().last().expect("a number");
+            word.parse().unwrap_or_else(|_| panic!("{word}: {out}"))
+        };
+        let lookups = number_before(" look-ups per sample");
+        let rows = number_before(" table rows per sample");
+        assert!(
+            (5.0 * lookups - 0.5..=8.0 * lookups + 0.5).contains(&rows),
+            "{lookups} look-ups, {rows} rows: {out}"
+        );
     }
 }

@@ -28,8 +28,22 @@ pub struct BenchArgs {
     pub ctu: Option<usize>,
 }
 
-/// Simplex (and trilinear) look-ups per sample of the model's component, 4:2:0.
-fn lookups_per_sample(m: &Model<'_>) -> f64 {
+/// Look-ups per sample of a model's component, 4:2:0: simplex (spatial nodes) and trilinear
+/// (channel nodes).
+#[derive(Clone, Copy, Default)]
+struct LookUps {
+    simplex: f64,
+    trilinear: f64,
+}
+
+/// Table rows a simplex look-up reads (its 5 vertices), and a trilinear one (8 corners).
+const SIMPLEX_ROWS: f64 = 5.0;
+const TRILINEAR_ROWS: f64 = 8.0;
+
+/// Table loads per cycle that bound the look-ups (two load ports).
+const LOADS_PER_CYCLE: f64 = 2.0;
+
+fn lookups_per_sample(m: &Model<'_>) -> LookUps {
     let d = m.description();
     let target = d.component.grid();
     // Grid of each node's outputs, to weigh luma-grid nodes of chroma models by 4.
@@ -44,7 +58,7 @@ fn lookups_per_sample(m: &Model<'_>) -> f64 {
             None => Grid::Luma,
         }
     };
-    let mut total = 0.0;
+    let mut total = LookUps::default();
     for node in &d.nodes {
         let (grid, count) = match node {
             Node::Spatial(s) => {
@@ -57,13 +71,34 @@ fn lookups_per_sample(m: &Model<'_>) -> f64 {
             Node::Channel(c) => (grid_of(&c.inputs[0], &grids), 1.0),
         };
         grids.push((node.name().to_string(), grid));
-        total += if grid == Grid::Luma && target == Grid::Chroma {
+        let per_sample = if grid == Grid::Luma && target == Grid::Chroma {
             4.0 * count
         } else {
             count
         };
+        match node {
+            Node::Spatial(_) => total.simplex += per_sample,
+            Node::Channel(_) => total.trilinear += per_sample,
+        }
     }
     total
+}
+
+/// This core's clock in GHz, estimated from a chain of dependent one-cycle integer operations
+/// (shift, add, xor: 3 cycles per step), the fastest of five runs of 20 million steps.
+fn clock_ghz() -> f64 {
+    let steps = 20_000_000u64;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut x = std::hint::black_box(0x9e37_79b9_7f4a_7c15_u64);
+        for _ in 0..steps {
+            x = x.wrapping_add(x >> 1) ^ 0x5bd1_e995;
+        }
+        std::hint::black_box(x);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    3.0 * steps as f64 / best / 1e9
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -121,17 +156,23 @@ pub fn run_with(args: &BenchArgs, simd: Choice) -> Result<String> {
         .filter_map(|&c| container.select(c, args.qp))
         .collect();
     let samples = (w * h + 2 * cw * ch) as f64;
-    let lookups: f64 = models
-        .iter()
-        .map(|m| {
-            let n = if m.description().component == Component::Y {
-                w * h
-            } else {
-                cw * ch
-            };
-            lookups_per_sample(m) * n as f64
-        })
-        .sum();
+    let per_picture = models.iter().fold(LookUps::default(), |acc, m| {
+        let n = if m.description().component == Component::Y {
+            w * h
+        } else {
+            cw * ch
+        } as f64;
+        let l = lookups_per_sample(m);
+        LookUps {
+            simplex: acc.simplex + l.simplex * n,
+            trilinear: acc.trilinear + l.trilinear * n,
+        }
+    });
+    let lookups = per_picture.simplex + per_picture.trilinear;
+    // The load-throughput bound: every table row a look-up reads is one load.
+    let rows = SIMPLEX_ROWS * per_picture.simplex + TRILINEAR_ROWS * per_picture.trilinear;
+    let ghz = clock_ghz();
+    let bound = rows / LOADS_PER_CYCLE / (ghz * 1e9);
     let mut out = format!(
         "{source}, {w}x{h} 4:2:0 {}-bit, QP {}, SIMD {level} (detected: {}), {}: models {}; \
          {:.1} look-ups per sample (Y+Cb+Cr)\n",
@@ -149,6 +190,13 @@ pub fn run_with(args: &BenchArgs, simd: Choice) -> Result<String> {
             .join(", "),
         lookups / samples
     );
+    out.push_str(&format!(
+        "bound: {:.0} table rows per sample ({SIMPLEX_ROWS} per simplex look-up, \
+         {TRILINEAR_ROWS} per trilinear), {LOADS_PER_CYCLE} loads per cycle at {ghz:.2} GHz \
+         (this core, measured): {:.1} ms/picture on 1 thread\n",
+        rows / samples,
+        bound * 1e3
+    ));
     let mut outputs: Vec<Vec<u16>> = planes.to_vec();
     for &threads in &args.threads {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -190,11 +238,12 @@ pub fn run_with(args: &BenchArgs, simd: Choice) -> Result<String> {
         }
         let t = median(times);
         out.push_str(&format!(
-            "{threads} thread(s): median {:.1} ms/picture, {:.2} ns/sample, {:.2} fps, {:.0} M look-ups/s",
+            "{threads} thread(s): median {:.1} ms/picture, {:.2} ns/sample, {:.2} fps, {:.0} M look-ups/s, {:.2}x the bound",
             t * 1e3,
             t * 1e9 / samples,
             1.0 / t,
-            lookups / t / 1e6
+            lookups / t / 1e6,
+            t / (bound / threads as f64)
         ));
         if cpu_times.len() == args.runs.max(1) {
             let c = median(cpu_times);

@@ -194,7 +194,8 @@ enum Command {
     Bdrate(bdrate::BdrateArgs),
     /// Time the container's models on a synthetic 4:2:0 picture (smooth content with noise):
     /// median time per picture (Y+Cb+Cr), ns per sample, frames and look-ups per second, for
-    /// each thread count.
+    /// each thread count, and the time against the load-throughput bound (every table row a
+    /// look-up reads is a load, 2 loads per cycle at this core's clock, measured).
     #[command(after_help = DEFAULT_NOTE)]
     Bench {
         /// Container file (default: the embedded one).
