@@ -247,7 +247,9 @@ pub(super) unsafe fn chunk32<const UNIT: bool, const N: usize>(
             }
         }
     }
-    let mut gathered = [[_mm512_setzero_si512(); 4]; N];
+    // Output `o`'s first cubes of lanes `8 i..8 i + 8` (`N == 2`: read above, even and odd
+    // qwords; else gathered).
+    let mut first_cubes = [[_mm512_setzero_si512(); 4]; N];
     if N == 2 {
         // SAFETY: `first_read` holds 32 times `8 N` bytes.
         let read = |i: usize| unsafe {
@@ -255,16 +257,16 @@ pub(super) unsafe fn chunk32<const UNIT: bool, const N: usize>(
         };
         let even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
         let odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-        for (i, q) in gathered[0].iter_mut().enumerate() {
+        for (i, q) in first_cubes[0].iter_mut().enumerate() {
             *q = _mm512_permutex2var_epi64(read(2 * i), even, read(2 * i + 1));
         }
-        for (i, q) in gathered[N - 1].iter_mut().enumerate() {
+        for (i, q) in first_cubes[N - 1].iter_mut().enumerate() {
             *q = _mm512_permutex2var_epi64(read(2 * i), odd, read(2 * i + 1));
         }
     } else {
         let lo = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(base));
         let hi = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64::<1>(base));
-        for (o, q) in gathered.iter_mut().enumerate() {
+        for (o, q) in first_cubes.iter_mut().enumerate() {
             // SAFETY: every position is at most `pos_limit` (checked above), `8 N` bytes
             // readable at 8 times it (the caller's contract), output `o`'s at `8 o` of them.
             unsafe {
@@ -281,16 +283,16 @@ pub(super) unsafe fn chunk32<const UNIT: bool, const N: usize>(
     // SAFETY: `second` holds the 32 times `8 N` bytes read.
     let read =
         |i: usize| unsafe { _mm512_loadu_si512(second.as_ptr().cast::<i64>().add(8 * i).cast()) };
-    let mut seconds = [[_mm512_setzero_si512(); 4]; N];
+    let mut second_cubes = [[_mm512_setzero_si512(); 4]; N];
     if N == 1 {
-        seconds[0] = [read(0), read(1), read(2), read(3)];
+        second_cubes[0] = [read(0), read(1), read(2), read(3)];
     } else {
         let even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
         let odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-        for (i, q) in seconds[0].iter_mut().enumerate() {
+        for (i, q) in second_cubes[0].iter_mut().enumerate() {
             *q = _mm512_permutex2var_epi64(read(2 * i), even, read(2 * i + 1));
         }
-        for (i, q) in seconds[N - 1].iter_mut().enumerate() {
+        for (i, q) in second_cubes[N - 1].iter_mut().enumerate() {
             *q = _mm512_permutex2var_epi64(read(2 * i), odd, read(2 * i + 1));
         }
     }
@@ -341,7 +343,7 @@ pub(super) unsafe fn chunk32<const UNIT: bool, const N: usize>(
     let wy = _mm512_sub_epi8(pair(2), _mm512_and_si512(keys[3], frac));
     const { assert!(ONE == 256, "w_0 = 256 - f_0") };
     for o in 0..N {
-        let (g, q) = (&gathered[o], &seconds[o]);
+        let (g, q) = (&first_cubes[o], &second_cubes[o]);
         let first = [
             _mm512_permutex2var_epi8(g[0], first_index[0], g[1]),
             _mm512_permutex2var_epi8(g[2], first_index[1], g[3]),
