@@ -25,7 +25,7 @@
 /**
  * Minor version of the C API: grows when functions or constants are added compatibly.
  */
-#define LUTF_API_MINOR 0
+#define LUTF_API_MINOR 1
 
 /**
  * Flag of `lutf_open_file`: read the whole file into memory instead of memory-mapping it
@@ -222,11 +222,80 @@ typedef int32_t lutf_ctu_mode;
 #endif // __cplusplus
 
 /**
+ * Picture-level choice of `lutf_ctu_decide_among` (`lutf_ctu_candidate_decision.mode`).
+ */
+enum lutf_candidate_mode
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+  : int32_t
+#endif // defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+ {
+    /**
+     * Filter nothing in this picture/slice (1 flag).
+     */
+    LUTF_CANDIDATES_OFF = 0,
+    /**
+     * Every CTU filtered by candidate `candidate` (2 flags + the index).
+     */
+    LUTF_CANDIDATES_ALL_ON = 1,
+    /**
+     * Candidate `candidate` for the CTUs whose choice is not 0 (2 flags, 3 with several
+     * candidates, + the index + one flag per CTU).
+     */
+    LUTF_CANDIDATES_CTU_ADAPTIVE = 2,
+    /**
+     * Each CTU off or filtered by its own candidate (3 flags + per CTU one flag, plus the
+     * index where on). Only with several candidates.
+     */
+    LUTF_CANDIDATES_PER_CTU = 3,
+};
+#ifndef __cplusplus
+#if (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+typedef enum lutf_candidate_mode lutf_candidate_mode;
+#else
+typedef int32_t lutf_candidate_mode;
+#endif // (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+#endif // __cplusplus
+
+/**
  * An opened, validated LUT container with its worker threads. Opaque to C; create it with
  * `lutf_open_file`, `lutf_open_memory` or `lutf_open_default`, free it with `lutf_close`.
  * Every function taking a `const lutf_ctx*` may be called from many threads at once.
  */
 typedef struct lutf_ctx lutf_ctx;
+
+/**
+ * Result of `lutf_ctu_decide_among`.
+ *
+ * Costs are `J = D + lambda * flag_bits * flags`, `index_bits = ceil(log2(n_candidates))`
+ * flags per coded index; with one candidate the decision equals `lutf_ctu_decide`'s.
+ */
+typedef struct lutf_ctu_candidate_decision {
+    /**
+     * SSD of the chosen mode.
+     */
+    uint64_t distortion;
+    /**
+     * Its rate-distortion cost.
+     */
+    double cost;
+    /**
+     * Flags it codes (picture-level flags, CTU flags and indexes).
+     */
+    double flags_coded;
+    /**
+     * One of `lutf_candidate_mode` (ties prefer off, all on, adaptive, per CTU, then the
+     * lower candidate).
+     */
+    int32_t mode;
+    /**
+     * The candidate of "all on" and "CTU adaptive"; -1 for "off" and "per CTU".
+     */
+    int32_t candidate;
+    /**
+     * Number of CTUs filtered (choice not 0).
+     */
+    int32_t ctus_on;
+} lutf_ctu_candidate_decision;
 
 /**
  * What `lutf_get_model_info` reports about one model of a context.
@@ -384,6 +453,30 @@ extern "C" {
  * Returns the C API version of the linked library as `major << 16 | minor`.
  */
 uint32_t lutf_version(void);
+
+/**
+ * The CTU decision among `n_candidates` filters of one component (or of the components
+ * summed): `ssd_candidates[k]` holds the per-CTU SSDs of the picture filtered by candidate
+ * `k`, e.g. the model `lutf_filter_*` selects at `slice_qp + offset_k` (JVET's NN filters let
+ * the encoder pick such a QP offset per slice or per CTU). The cheapest of off, all on or CTU
+ * adaptive with one candidate, and per-CTU candidates, is chosen by
+ * `J = D + lambda * flag_bits * flags`. `choice[i]` receives 0 (CTU `i` unfiltered) or `k + 1`
+ * (filtered by candidate `k`) under the chosen mode. One candidate gives exactly
+ * `lutf_ctu_decide`'s decision. Added in API 1.1.
+ *
+ * # Safety
+ * `ssd_off` must be NULL or address `n_ctus` readable values; `ssd_candidates` NULL or address
+ * `n_candidates` pointers, each NULL or addressing `n_ctus` readable values; `choice` NULL or
+ * `n_ctus` writable bytes; `decision` NULL or writable.
+ */
+lutf_status lutf_ctu_decide_among(const uint64_t *ssd_off,
+                                  const uint64_t *const *ssd_candidates,
+                                  int32_t n_candidates,
+                                  int32_t n_ctus,
+                                  double lambda,
+                                  double flag_bits,
+                                  uint8_t *choice,
+                                  struct lutf_ctu_candidate_decision *decision);
 
 /**
  * Opens a container file. By default the file is memory-mapped (it must then not be

@@ -21,12 +21,14 @@
 // C naming for everything the header exports.
 #![allow(non_camel_case_types)]
 
+mod candidates;
 mod context;
 mod filter;
 mod rdo;
 mod status;
 mod types;
 
+pub use candidates::*;
 pub use context::*;
 pub use filter::*;
 pub use rdo::*;
@@ -39,7 +41,7 @@ pub use types::*;
 pub const LUTF_API_MAJOR: u32 = 1;
 
 /// Minor version of the C API: grows when functions or constants are added compatibly.
-pub const LUTF_API_MINOR: u32 = 0;
+pub const LUTF_API_MINOR: u32 = 1;
 
 /// Returns the C API version of the linked library as `major << 16 | minor`.
 #[unsafe(no_mangle)]

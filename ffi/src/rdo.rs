@@ -117,7 +117,7 @@ unsafe fn ssd<T: Sample>(
 ///
 /// # Safety
 /// `dst` must be NULL (then nothing is written) or address `values.len()` writable elements.
-unsafe fn write_out<T: Copy>(dst: *mut T, values: &[T]) {
+pub(crate) unsafe fn write_out<T: Copy>(dst: *mut T, values: &[T]) {
     if !dst.is_null() {
         // SAFETY: dst addresses values.len() writable elements (caller guarantee); `values` is
         // our own memory, so the ranges cannot overlap.

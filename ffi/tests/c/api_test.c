@@ -388,6 +388,25 @@ static void test_rdo(const picture_buf *src, const plane_buf filtered[3]) {
         CHECK(d.cost[d.mode] <= d.cost[0] && d.cost[d.mode] <= d.cost[1] && d.cost[d.mode] <= d.cost[2]);
         if (d.mode == LUTF_MODE_OFF) CHECK(on == 0);
         if (d.mode == LUTF_MODE_ALL_ON) CHECK(on == n);
+        {
+            /* Among candidates (API 1.1): one candidate decides exactly as lutf_ctu_decide;
+             * with two (the second here the unfiltered picture) every choice is 0, 1 or 2. */
+            const uint64_t *one[1];
+            const uint64_t *two[2];
+            uint8_t choice[64];
+            lutf_ctu_candidate_decision cd;
+            one[0] = ssd_on;
+            EXPECT(lutf_ctu_decide_among(ssd_off, one, 1, n, 30.0, 1.0, choice, &cd), LUTF_OK);
+            CHECK(cd.mode == d.mode && cd.cost == d.cost[d.mode] && cd.ctus_on == d.ctus_on);
+            for (i = 0; i < n; i++) CHECK(choice[i] == flags[i]);
+            two[0] = ssd_on;
+            two[1] = ssd_off;
+            EXPECT(lutf_ctu_decide_among(ssd_off, two, 2, n, 30.0, 1.0, choice, &cd), LUTF_OK);
+            CHECK(cd.mode >= LUTF_CANDIDATES_OFF && cd.mode <= LUTF_CANDIDATES_PER_CTU);
+            for (i = 0; i < n; i++) CHECK(choice[i] <= 2);
+            EXPECT(lutf_ctu_decide_among(ssd_off, two, 0, n, 30.0, 1.0, choice, &cd),
+                   LUTF_ERR_INVALID_ARGUMENT);
+        }
         plane_free(&org);
     }
 }

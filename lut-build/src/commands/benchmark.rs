@@ -54,6 +54,12 @@ pub struct BenchmarkArgs {
     /// CTU on/off emulation: bits counted per coded flag.
     #[arg(long, default_value_t = 1.0)]
     flag_bits: f64,
+    /// CTU on/off emulation among several models: the encoder may filter each picture, or
+    /// each CTU, with the model selected at `slice QP + offset` for any of these offsets, and
+    /// codes the choice (`ceil(log2 K)` bits per index). E.g. `0,-5,5`: the slice's model and
+    /// those of the QP ranges beside it. The first offset is the always-on filter's.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, default_values_t = [0])]
+    qp_offsets: Vec<i32>,
     /// Do not render the per-sequence best / worst frame maps into the report folder.
     #[arg(long)]
     no_maps: bool,
@@ -107,14 +113,19 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
         args.flag_bits.is_finite() && args.flag_bits >= 0.0,
         "--flag-bits must be finite and >= 0"
     );
+    anyhow::ensure!(
+        (1..=255).contains(&args.qp_offsets.len()),
+        "--qp-offsets takes 1 to 255 offsets"
+    );
     let switch = CtuSwitch {
         lambda_factor: args.lambda_factor,
         flag_bits: args.flag_bits,
+        qp_offsets: args.qp_offsets.clone(),
         ..CtuSwitch::default()
     };
     let evaluator = Evaluator::new(&container, &cache, corpus.as_ref())
         .with_result_cache(!args.fresh)
-        .with_ctu_switch(switch);
+        .with_ctu_switch(switch.clone());
     let bar = progress_bar(points.len(), !args.quiet, "measure");
     let rows = evaluator
         .run(&points, &|_| bar.inc(1))

@@ -334,15 +334,31 @@ impl<'a> Evaluator<'a> {
         let mut samples = 0usize;
         for f in frames {
             let start = Instant::now();
+            let first = self.switch.qp_offsets.first().copied().unwrap_or(0);
             let filtered = one_thread
-                .install(|| filter_picture(self.container, &f.reconstruction, f.slice_qp));
+                .install(|| filter_picture(self.container, &f.reconstruction, f.slice_qp + first));
             nanos += start.elapsed().as_nanos();
             samples += f.reconstruction.samples();
             anchor.push(picture_psnr(&f.original, &f.reconstruction));
             test.push(picture_psnr(&f.original, &filtered));
+            // The other candidates of the CTU emulation (the first is the always-on filter).
+            let others: Vec<Picture10> = self
+                .switch
+                .qp_offsets
+                .get(1..)
+                .unwrap_or_default()
+                .iter()
+                .map(|&o| {
+                    one_thread.install(|| {
+                        filter_picture(self.container, &f.reconstruction, f.slice_qp + o)
+                    })
+                })
+                .collect();
+            let candidates: Vec<&Picture10> =
+                std::iter::once(&filtered).chain(others.iter()).collect();
             let s = self
                 .switch
-                .apply(&f.original, &f.reconstruction, &filtered, f.slice_qp);
+                .apply(&f.original, &f.reconstruction, &candidates, f.slice_qp);
             switched.push(picture_psnr(&f.original, &s.picture));
             flags += s.flags;
             for (total, frame) in on.iter_mut().zip(s.on) {

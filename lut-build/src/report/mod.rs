@@ -147,11 +147,20 @@ impl Report {
             "\n## BD-rate with CTU on/off (what an encoder keeps)\n\nPer picture and component the \
              encoder emulation keeps off / all on / per-CTU flags (CTU {} luma, {} chroma) by \
              J = D + lambda R, lambda = {} * 2^(sliceQP/3); every flag is counted as {} bit in the \
-             rate.\n\n| cfg | sequence | class | Y | U | V | YUV (6:1:1) | |\n|---|---|---|---|---|---|---|---|\n",
+             rate.{}\n\n| cfg | sequence | class | Y | U | V | YUV (6:1:1) | |\n|---|---|---|---|---|---|---|---|\n",
             self.ctu_switch.ctu,
             self.ctu_switch.ctu / 2,
             self.ctu_switch.lambda_factor,
-            self.ctu_switch.flag_bits
+            self.ctu_switch.flag_bits,
+            if self.ctu_switch.qp_offsets.len() > 1 {
+                format!(
+                    " Candidate models: those selected at slice QP + {:?}, chosen per picture or \
+                     per CTU, the index coded.",
+                    self.ctu_switch.qp_offsets
+                )
+            } else {
+                String::new()
+            }
         ));
         s.push_str(&bd_table_rows(&self.bd_rate_switched, &|_, _| {
             String::new()

@@ -5,8 +5,14 @@
 //! per CTU whichever of off/on has the lower SSD against the original, then choose among "off",
 //! "all on" and "CTU adaptive" by `J = D + lambda * flag_bits * R`, where `R` counts flags:
 //! 1 for off, 2 for all on, 2 plus one per CTU for adaptive ([`MODE_FLAGS`]).
+//!
+//! [`decide_among`] extends the choice to several candidate filters (e.g. the models of
+//! neighbouring QP ranges): one per picture, or one per CTU.
 
 use crate::picture::{Plane, Sample};
+
+mod among;
+pub use among::{CandidateDecision, CandidateMode, decide_among};
 
 /// Flags counted for each picture-level mode (off, all on, adaptive without its CTU flags).
 pub const MODE_FLAGS: [f64; 3] = [1.0, 2.0, 2.0];
@@ -63,6 +69,12 @@ pub enum CtuError {
         off: usize,
         /// Length of `on`.
         on: usize,
+    },
+    /// [`decide_among`] needs 1 to 255 candidates.
+    #[error("{count} candidates, need 1 to 255")]
+    Candidates {
+        /// Candidates given.
+        count: usize,
     },
 }
 
