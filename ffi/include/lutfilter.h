@@ -257,6 +257,69 @@ typedef int32_t lutf_candidate_mode;
 #endif // __cplusplus
 
 /**
+ * The slice type of the picture being filtered: VVC's `sh_slice_type` values (VTM's
+ * `SliceType`: `B_SLICE` 0, `P_SLICE` 1, `I_SLICE` 2), or unknown.
+ */
+enum lutf_slice_type
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+  : int32_t
+#endif // defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+ {
+    /**
+     * Not known: selects like an intra picture (as the functions without a slice type do).
+     */
+    LUTF_SLICE_UNKNOWN = -1,
+    /**
+     * B slice (inter).
+     */
+    LUTF_SLICE_B = 0,
+    /**
+     * P slice (inter).
+     */
+    LUTF_SLICE_P = 1,
+    /**
+     * I slice (intra).
+     */
+    LUTF_SLICE_I = 2,
+};
+#ifndef __cplusplus
+#if (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+typedef enum lutf_slice_type lutf_slice_type;
+#else
+typedef int32_t lutf_slice_type;
+#endif // (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+#endif // __cplusplus
+
+/**
+ * Which pictures a model is meant for (`lutf_get_model_pictures`).
+ */
+enum lutf_pictures
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+  : int32_t
+#endif // defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+ {
+    /**
+     * Every picture.
+     */
+    LUTF_PICTURES_ALL = 0,
+    /**
+     * Intra pictures only.
+     */
+    LUTF_PICTURES_INTRA = 1,
+    /**
+     * Inter pictures only.
+     */
+    LUTF_PICTURES_INTER = 2,
+};
+#ifndef __cplusplus
+#if (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+typedef enum lutf_pictures lutf_pictures;
+#else
+typedef int32_t lutf_pictures;
+#endif // (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+#endif // __cplusplus
+
+/**
  * An opened, validated LUT container with its worker threads. Opaque to C; create it with
  * `lutf_open_file`, `lutf_open_memory` or `lutf_open_default`, free it with `lutf_close`.
  * Every function taking a `const lutf_ctx*` may be called from many threads at once.
@@ -797,6 +860,78 @@ lutf_status lutf_ctu_rdo_u8(const struct lutf_plane *org,
                             uint64_t *ssd_off,
                             uint64_t *ssd_on,
                             struct lutf_ctu_decision *decision);
+
+/**
+ * `lutf_filter_i16` for a picture of slice type `slice_type` (one of `lutf_slice_type`; VTM:
+ * `slice->getSliceType()`): the model is chosen among those meant for all pictures and those
+ * meant for this kind (intra for I, inter for P and B), the QP range nearest `slice_qp`
+ * first, then a model for this kind before one for all pictures. Added in API 1.1.
+ *
+ * # Safety
+ * As `lutf_filter_i16`.
+ */
+lutf_status lutf_filter_slice_i16(const struct lutf_ctx *ctx,
+                                  const struct lutf_picture *picture,
+                                  int32_t component,
+                                  int32_t slice_qp,
+                                  int32_t slice_type,
+                                  const struct lutf_region *region,
+                                  int16_t *dst,
+                                  intptr_t dst_stride);
+
+/**
+ * `lutf_filter_slice_i16` for `uint16_t` samples (bit depth 8..=12).
+ *
+ * # Safety
+ * As `lutf_filter_i16`, with `uint16_t` planes.
+ */
+lutf_status lutf_filter_slice_u16(const struct lutf_ctx *ctx,
+                                  const struct lutf_picture *picture,
+                                  int32_t component,
+                                  int32_t slice_qp,
+                                  int32_t slice_type,
+                                  const struct lutf_region *region,
+                                  uint16_t *dst,
+                                  intptr_t dst_stride);
+
+/**
+ * `lutf_filter_slice_i16` for `uint8_t` samples (bit depth 8 only).
+ *
+ * # Safety
+ * As `lutf_filter_i16`, with `uint8_t` planes.
+ */
+lutf_status lutf_filter_slice_u8(const struct lutf_ctx *ctx,
+                                 const struct lutf_picture *picture,
+                                 int32_t component,
+                                 int32_t slice_qp,
+                                 int32_t slice_type,
+                                 const struct lutf_region *region,
+                                 uint8_t *dst,
+                                 intptr_t dst_stride);
+
+/**
+ * The index of the model `lutf_filter_slice_*` uses for `component` at slice QP `qp` in a
+ * picture of slice type `slice_type`. Returns `LUTF_OK` with `*index` set, or
+ * `LUTF_NOT_FILTERED` with `*index = -1` when no model of the context serves the component
+ * for this kind of picture. Added in API 1.1.
+ *
+ * # Safety
+ * `ctx` must be NULL or a live context; `index` NULL or writable.
+ */
+lutf_status lutf_select_model_slice(const struct lutf_ctx *ctx,
+                                    int32_t component,
+                                    int32_t qp,
+                                    int32_t slice_type,
+                                    int32_t *index);
+
+/**
+ * Writes to `*pictures` which pictures model `index` is meant for (one of `lutf_pictures`).
+ * Added in API 1.1.
+ *
+ * # Safety
+ * `ctx` must be NULL or a live context; `pictures` NULL or writable.
+ */
+lutf_status lutf_get_model_pictures(const struct lutf_ctx *ctx, int32_t index, int32_t *pictures);
 
 /**
  * Message describing the last failed call on the calling thread, or an empty string if no

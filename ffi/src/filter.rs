@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 use std::ops::Range;
 
-use lut_filter::{ChromaFormat, Picture, Plane, PlaneMut, Region, Sample};
+use lut_filter::{ChromaFormat, Picture, PictureKind, Plane, PlaneMut, Region, Sample};
 
 use crate::context::{component, ctx_ref, lutf_ctx};
 use crate::status::{Failure, FfiResult, guard, lutf_status};
@@ -174,11 +174,13 @@ fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
 ///
 /// # Safety
 /// The guarantees of `lutf_filter_i16`.
-unsafe fn filter<T: Sample>(
+#[allow(clippy::too_many_arguments)] // the C functions' arguments plus the picture kind
+pub(crate) unsafe fn filter<T: Sample>(
     ctx: *const lutf_ctx,
     pic: *const lutf_picture,
     comp: i32,
     qp: i32,
+    kind: Option<PictureKind>,
     region: *const lutf_region,
     dst: *mut T,
     dst_stride: isize,
@@ -279,7 +281,7 @@ unsafe fn filter<T: Sample>(
     // overlaps no source plane (checked).
     let dst_slice = unsafe { std::slice::from_raw_parts_mut(out.ptr.cast_mut().add(start), len) };
 
-    match ctx.container.select(c, qp) {
+    match ctx.container.select_for(c, qp, kind) {
         Some(model) => {
             let mut dst_region = PlaneMut::new(dst_slice, out.stride, region.width, region.height)?;
             ctx.pool()
@@ -340,7 +342,11 @@ pub unsafe extern "C" fn lutf_filter_i16(
     dst_stride: isize,
 ) -> lutf_status {
     // SAFETY: forwarded caller guarantees.
-    guard(|| unsafe { filter::<i16>(ctx, picture, component, slice_qp, region, dst, dst_stride) })
+    guard(|| unsafe {
+        filter::<i16>(
+            ctx, picture, component, slice_qp, None, region, dst, dst_stride,
+        )
+    })
 }
 
 /// `lutf_filter_i16` for `uint16_t` samples (bit depth 8..=12).
@@ -358,7 +364,11 @@ pub unsafe extern "C" fn lutf_filter_u16(
     dst_stride: isize,
 ) -> lutf_status {
     // SAFETY: forwarded caller guarantees.
-    guard(|| unsafe { filter::<u16>(ctx, picture, component, slice_qp, region, dst, dst_stride) })
+    guard(|| unsafe {
+        filter::<u16>(
+            ctx, picture, component, slice_qp, None, region, dst, dst_stride,
+        )
+    })
 }
 
 /// `lutf_filter_i16` for `uint8_t` samples (bit depth 8 only).
@@ -376,5 +386,9 @@ pub unsafe extern "C" fn lutf_filter_u8(
     dst_stride: isize,
 ) -> lutf_status {
     // SAFETY: forwarded caller guarantees.
-    guard(|| unsafe { filter::<u8>(ctx, picture, component, slice_qp, region, dst, dst_stride) })
+    guard(|| unsafe {
+        filter::<u8>(
+            ctx, picture, component, slice_qp, None, region, dst, dst_stride,
+        )
+    })
 }

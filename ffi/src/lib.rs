@@ -25,6 +25,7 @@ mod candidates;
 mod context;
 mod filter;
 mod rdo;
+mod slice;
 mod status;
 mod types;
 
@@ -32,6 +33,7 @@ pub use candidates::*;
 pub use context::*;
 pub use filter::*;
 pub use rdo::*;
+pub use slice::*;
 pub use status::*;
 pub use types::*;
 

@@ -74,6 +74,7 @@ pub fn tiny_luma_model(name: &str, qp_range: [i32; 2]) -> ModelDescription {
         name: name.into(),
         component: Component::Y,
         qp_range,
+        pictures: Default::default(),
         bit_depths: [8, 12],
         nodes: vec![tiny_spatial("s", "in.y", Sampling::Same)],
         output: OutputDescription {
@@ -92,6 +93,7 @@ pub fn tiny_chroma_model(name: &str, component: Component, qp_range: [i32; 2]) -
         name: name.into(),
         component,
         qp_range,
+        pictures: Default::default(),
         bit_depths: [8, 12],
         nodes: vec![
             tiny_spatial(

@@ -18,7 +18,7 @@ use lut_filter::description::{OutputDescription, SpatialNode};
 use lut_filter::interp::{Part, PreparedTable};
 use lut_filter::reference::requantise;
 use lut_filter::tables::{DfcGeometry, NODES, REGULAR_ROWS, SpatialTable, for_each_tuple};
-use lut_filter::{Component, ModelDescription, Node, Pattern, Sampling, TableLayout};
+use lut_filter::{Component, ModelDescription, Node, Pattern, Pictures, Sampling, TableLayout};
 use rayon::prelude::*;
 
 /// A training pair: one plane of a reconstruction and of its original, at the same bit depth.
@@ -92,6 +92,8 @@ pub struct FitOptions {
     pub quantile: f64,
     /// Cross-component inputs of chroma models' first stage (ignored for luma).
     pub cross: Vec<CrossSource>,
+    /// The pictures the models are fitted on and meant for (all, intra or inter).
+    pub pictures: Pictures,
 }
 
 impl Default for FitOptions {
@@ -111,6 +113,7 @@ impl Default for FitOptions {
             bit_depth: 10,
             quantile: 0.999,
             cross: Vec::new(),
+            pictures: Pictures::All,
         }
     }
 }
@@ -622,6 +625,7 @@ pub fn fit_cascade(
         name: name.into(),
         component,
         qp_range,
+        pictures: opts.pictures,
         bit_depths: [8, 12],
         nodes,
         output: OutputDescription {

@@ -36,15 +36,18 @@ pub fn copy_model(
 }
 
 /// The models of `base`, except that the components in `components` come from `take`
-/// (all of `take`'s models of those components, none of `base`'s).
+/// (all of `take`'s models of those components, none of `base`'s); with `keep_base`, `take`'s
+/// models of those components are added beside all of `base`'s (e.g. inter models beside
+/// intra ones).
 pub fn merge(
     base: &Source,
     take: &Source,
     components: &[Component],
+    keep_base: bool,
 ) -> Result<ContainerWriter, CompactError> {
     let mut writer = ContainerWriter::new();
     for desc in &base.container().description().models {
-        if !components.contains(&desc.component) {
+        if keep_base || !components.contains(&desc.component) {
             copy_model(&mut writer, base, desc)?;
         }
     }

@@ -2,7 +2,7 @@
 //! split, and evaluate a container on any split the way VTM measures (10-bit PSNR, peak 1020,
 //! mean of per-picture values; rate from the bitstream; BD-rate with PCHIP).
 
-use lut_filter::{Component, Container, ContainerWriter, PlaneMut};
+use lut_filter::{Component, Container, ContainerWriter, PictureKind, Pictures, PlaneMut};
 use serde::Serialize;
 
 use crate::corpus::{EncodePairs, Picture10};
@@ -53,7 +53,7 @@ pub fn fit_models(
             let frames: Vec<_> = train
                 .iter()
                 .flat_map(|e| &e.frames)
-                .filter(|f| (lo..=hi).contains(&f.slice_qp))
+                .filter(|f| (lo..=hi).contains(&f.slice_qp) && opts.pictures.admits(f.kind))
                 .collect();
             if frames.is_empty() {
                 continue;
@@ -80,7 +80,10 @@ pub fn fit_models(
                     }
                 })
                 .collect();
-            let name = format!("{c}-qp{lo}-{hi}");
+            let name = match opts.pictures {
+                Pictures::All => format!("{c}-qp{lo}-{hi}"),
+                p => format!("{c}-{}-qp{lo}-{hi}", p.name()),
+            };
             let mut o = opts.clone();
             if c != Component::Y {
                 // Chroma planes hold a quarter of the samples: sample them twice as densely.
@@ -97,9 +100,14 @@ pub fn fit_models(
             });
             let mut desc = fitted.description;
             desc.notes = format!(
-                "least-squares fit (lut-build fit) on {} train pictures with slice QP {lo}..={hi}; \
-                 {} stage(s), lambda {}, step {}{}",
+                "least-squares fit (lut-build fit) on {} {}train pictures with slice QP \
+                 {lo}..={hi}; {} stage(s), lambda {}, step {}{}",
                 frames.len(),
+                match opts.pictures {
+                    Pictures::All => "",
+                    Pictures::Intra => "intra ",
+                    Pictures::Inter => "inter ",
+                },
                 o.stages,
                 o.lambda,
                 o.step,
@@ -115,12 +123,18 @@ pub fn fit_models(
     Ok((writer, summaries))
 }
 
-/// Filters a reconstruction with the container (model per component chosen by the slice QP).
-pub fn filter_picture(container: &Container, p: &Picture10, qp: i32) -> Picture10 {
+/// Filters a reconstruction with the container (model per component chosen by the slice QP and
+/// the picture's kind, [`Container::select_for`]).
+pub fn filter_picture(
+    container: &Container,
+    p: &Picture10,
+    qp: i32,
+    kind: Option<PictureKind>,
+) -> Picture10 {
     let pic = p.view().expect("a consistent picture");
     let mut out = p.clone();
     for c in Component::ALL {
-        let Some(model) = container.select(c, qp) else {
+        let Some(model) = container.select_for(c, qp, kind) else {
             continue;
         };
         let (src, w, h) = plane(p, c);

@@ -295,7 +295,16 @@ fn merge_takes_the_selected_components_byte_for_byte() {
     .unwrap();
     let take =
         Source::from_bytes(random_models(2, &[(Component::Y, 2), (Component::U, 2)])).unwrap();
-    let merged = lut_build::merge::merge(&base, &take, &[Component::Y]).unwrap();
+    // Adding keeps every base model and appends the taken ones.
+    let added = lut_build::merge::merge(&base, &take, &[Component::Y], true).unwrap();
+    let added: Vec<String> = added
+        .description()
+        .models
+        .iter()
+        .map(|m| m.name.clone())
+        .collect();
+    assert_eq!(added, ["y-1", "u-1", "v-1", "y-2"]);
+    let merged = lut_build::merge::merge(&base, &take, &[Component::Y], false).unwrap();
     let merged = Source::from_bytes(merged.to_bytes().unwrap()).unwrap();
     let names: Vec<&str> = merged
         .container()

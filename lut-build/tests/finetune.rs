@@ -81,6 +81,7 @@ fn model(
         name: name.into(),
         component,
         qp_range: [0, 63],
+        pictures: Default::default(),
         bit_depths: [8, 12],
         nodes,
         output: OutputDescription {

@@ -80,7 +80,7 @@ fn picture(seed: u64, w: usize, h: usize) -> Picture10 {
 fn the_tracer_filters_like_the_runtime() {
     let source = Source::from_bytes(container(1)).unwrap();
     let pic = picture(2, 37, 22);
-    let expect = filter_picture(source.container(), &pic, 32);
+    let expect = filter_picture(source.container(), &pic, 32, None);
     for (c, m) in source.container().description().models.iter().enumerate() {
         let tables = ModelTables::load(&source, m).unwrap();
         let mut n = 0u64;
@@ -134,8 +134,8 @@ fn counts_add_up_and_threshold_zero_is_lossless() {
     assert!(zero.size() <= bytes.len());
     for p in &pics {
         assert_eq!(
-            filter_picture(zero.container(), p, 32),
-            filter_picture(source.container(), p, 32)
+            filter_picture(zero.container(), p, 32, None),
+            filter_picture(source.container(), p, 32, None)
         );
     }
     // A huge threshold: every DFC node takes its smallest candidate, and the file shrinks.

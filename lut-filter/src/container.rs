@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::Error;
-use crate::description::{Component, ContainerDescription};
+use crate::description::{Component, ContainerDescription, PictureKind, Pictures};
 use crate::plan::{ModelPlan, TensorEntry, TensorType, plan_model};
 
 /// Value of the `format` metadata key.
@@ -17,6 +17,9 @@ pub const FORMAT_MAJOR: u32 = 1;
 /// table's `fine_index` tensor may be absent, meaning the canonical index; 1.0 files (which
 /// always hold it) are read unchanged.
 pub const FORMAT_MINOR: u32 = 1;
+/// Minor version written when some model is meant for intra or inter pictures only (the
+/// description's `pictures` key). 1.1 readers ignore the key and select by QP alone.
+pub const FORMAT_MINOR_PICTURES: u32 = 2;
 /// Metadata keys.
 pub mod keys {
     /// Format name.
@@ -218,14 +221,36 @@ impl Container {
         })
     }
 
-    /// The model for `component` at slice QP `qp`: the one whose QP range contains `qp`, else the
+    /// The model for `component` at slice QP `qp` for a picture of unknown kind:
+    /// [`Container::select_for`] with `None` (models for all pictures or for intra pictures).
+    /// Containers without intra / inter models: the one whose QP range contains `qp`, else the
     /// one whose range is nearest (ties: the lower range). `None` if the container has no model
     /// for the component (the component is then left unfiltered).
     pub fn select(&self, component: Component, qp: i32) -> Option<Model<'_>> {
+        self.select_for(component, qp, None)
+    }
+
+    /// The model for `component` at slice QP `qp` for a picture of kind `kind`.
+    ///
+    /// The candidates are the component's models meant for all pictures or for `kind`'s (an
+    /// unknown kind, `None`, counts as intra). Among them: the one whose QP range contains
+    /// `qp`, else the nearest range; at equal distance a model for `kind` before one for all
+    /// pictures, then the lower range. `None` if no model is a candidate (the component is then
+    /// left unfiltered).
+    pub fn select_for(
+        &self,
+        component: Component,
+        qp: i32,
+        kind: Option<PictureKind>,
+    ) -> Option<Model<'_>> {
         self.models()
-            .filter(|m| m.description().component == component)
+            .filter(|m| {
+                let d = m.description();
+                d.component == component && d.pictures.admits(kind)
+            })
             .min_by_key(|m| {
-                let [lo, hi] = m.description().qp_range;
+                let d = m.description();
+                let [lo, hi] = d.qp_range;
                 // `abs_diff`: any i32 QP (the C ABI passes the caller's) and any range in the
                 // file, without overflow.
                 let distance = if qp < lo {
@@ -235,7 +260,7 @@ impl Container {
                 } else {
                     0
                 };
-                (distance, lo)
+                (distance, d.pictures == Pictures::All, lo)
             })
     }
 

@@ -35,6 +35,56 @@ pub enum Component {
     V,
 }
 
+/// Which pictures a model is meant for: all, or only intra / only inter pictures (the slice
+/// type; JVET's NN filters likewise keep separate intra and inter models).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pictures {
+    /// Every picture (the default; the key is then left out of the description).
+    #[default]
+    All,
+    /// Intra pictures (I slices).
+    Intra,
+    /// Inter pictures (P and B slices).
+    Inter,
+}
+
+impl Pictures {
+    /// Whether this is [`Pictures::All`].
+    pub fn is_all(&self) -> bool {
+        *self == Pictures::All
+    }
+
+    /// Whether a model meant for these pictures may filter a picture of kind `kind` (an
+    /// unknown kind, `None`, counts as intra).
+    pub fn admits(self, kind: Option<PictureKind>) -> bool {
+        match self {
+            Pictures::All => true,
+            Pictures::Intra => kind != Some(PictureKind::Inter),
+            Pictures::Inter => kind == Some(PictureKind::Inter),
+        }
+    }
+
+    /// Lower-case name used in descriptions and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pictures::All => "all",
+            Pictures::Intra => "intra",
+            Pictures::Inter => "inter",
+        }
+    }
+}
+
+/// The kind of the picture being filtered, as the caller knows it (its slice type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PictureKind {
+    /// An intra picture (I slices).
+    Intra,
+    /// An inter picture (P or B slices).
+    Inter,
+}
+
 impl Component {
     /// All three components in plane order.
     pub const ALL: [Component; 3] = [Component::Y, Component::U, Component::V];
@@ -283,6 +333,9 @@ pub struct ModelDescription {
     pub component: Component,
     /// Inclusive slice-QP range this model is meant for.
     pub qp_range: [i32; 2],
+    /// The pictures it is meant for (default all; format 1.2).
+    #[serde(default, skip_serializing_if = "Pictures::is_all")]
+    pub pictures: Pictures,
     /// Inclusive range of codec bit depths this model may be used at (within 8..=12).
     #[serde(default = "default_bit_depths")]
     pub bit_depths: [u8; 2],
@@ -345,6 +398,7 @@ pub mod presets {
             name: name.into(),
             component,
             qp_range,
+            pictures: Pictures::All,
             bit_depths: default_bit_depths(),
             nodes,
             output: OutputDescription {
@@ -382,6 +436,7 @@ pub mod presets {
             name: name.into(),
             component: Component::Y,
             qp_range,
+            pictures: Pictures::All,
             bit_depths: default_bit_depths(),
             nodes,
             output: OutputDescription {
@@ -435,6 +490,7 @@ pub mod presets {
             name: name.into(),
             component,
             qp_range,
+            pictures: Pictures::All,
             bit_depths: default_bit_depths(),
             nodes,
             output: OutputDescription {

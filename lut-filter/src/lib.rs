@@ -43,7 +43,8 @@ pub mod writer;
 
 pub use container::{Container, Model};
 pub use description::{
-    Component, ContainerDescription, ModelDescription, Node, Pattern, Sampling, TableLayout,
+    Component, ContainerDescription, ModelDescription, Node, Pattern, PictureKind, Pictures,
+    Sampling, TableLayout,
 };
 pub use engine::{TILE_HEIGHT, TILE_WIDTH};
 pub use error::Error;

@@ -6,7 +6,9 @@ use std::path::Path;
 use safetensors::Dtype;
 
 use crate::Error;
-use crate::container::{Container, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_NAME, keys};
+use crate::container::{
+    Container, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_MINOR_PICTURES, FORMAT_NAME, keys,
+};
 use crate::description::{ContainerDescription, ModelDescription};
 use crate::plan::{RequiredKind, RequiredTensor, check_description, required_tensors};
 
@@ -112,9 +114,14 @@ impl ContainerWriter {
     pub fn to_bytes_unchecked(&self, version: Option<&str>) -> Result<Vec<u8>, Error> {
         let description = serde_json::to_string(&self.description)
             .map_err(|e| Error::Description(e.to_string()))?;
+        let minor = if self.description.models.iter().all(|m| m.pictures.is_all()) {
+            FORMAT_MINOR
+        } else {
+            FORMAT_MINOR_PICTURES
+        };
         let version = version
             .map(str::to_owned)
-            .unwrap_or_else(|| format!("{FORMAT_MAJOR}.{FORMAT_MINOR}"));
+            .unwrap_or_else(|| format!("{FORMAT_MAJOR}.{minor}"));
         let mut order: Vec<(&String, &TensorData)> = self.tensors.iter().collect();
         order.sort_by(|a, b| b.1.0.bitsize().cmp(&a.1.0.bitsize()).then(a.0.cmp(b.0)));
         let mut data = Vec::new();

@@ -30,6 +30,7 @@ fn tiny_model(name: &str) -> ModelDescription {
         name: name.into(),
         component: Component::Y,
         qp_range: [0, 63],
+        pictures: Default::default(),
         bit_depths: [8, 12],
         nodes: vec![Node::Spatial(SpatialNode {
             name: "s".into(),
@@ -782,6 +783,62 @@ fn select_with_extreme_qps_does_not_overflow() {
         assert_eq!(c.select(Component::Y, qp).unwrap().description().name, "y");
     }
     assert!(c.select(Component::U, i32::MIN).is_none());
+}
+
+/// Models for intra or inter pictures only: chosen by the picture's kind, an unknown kind
+/// counting as intra; the description keeps the key and the file says format 1.2.
+#[test]
+fn select_by_picture_kind() {
+    use lut_filter::{PictureKind, Pictures};
+    let mut w = ContainerWriter::new();
+    for (name, range, pictures) in [
+        ("all-low", [0, 27], Pictures::All),
+        ("all-high", [28, 63], Pictures::All),
+        ("inter-high", [33, 63], Pictures::Inter),
+        ("intra-mid", [23, 32], Pictures::Intra),
+    ] {
+        let mut m = tiny_model(name);
+        m.qp_range = range;
+        m.pictures = pictures;
+        w.add_model(m, |req| vec![0; req.shape.iter().product()])
+            .unwrap();
+    }
+    let c = Container::from_bytes(w.to_bytes().unwrap()).unwrap();
+    assert_eq!(c.version(), "1.2");
+    let pick = |qp: i32, kind: Option<PictureKind>| {
+        c.select_for(Component::Y, qp, kind)
+            .map(|m| m.description().name.clone())
+            .unwrap()
+    };
+    let (intra, inter) = (Some(PictureKind::Intra), Some(PictureKind::Inter));
+    // A specific model before an "all" one at equal distance; never one of the other kind.
+    assert_eq!(pick(37, inter), "inter-high");
+    assert_eq!(pick(37, intra), "all-high");
+    assert_eq!(pick(37, None), "all-high");
+    assert_eq!(pick(30, intra), "intra-mid");
+    assert_eq!(pick(30, None), "intra-mid");
+    assert_eq!(pick(30, inter), "all-high");
+    assert_eq!(pick(20, inter), "all-low");
+    // Nearest range first: at QP 31 the inter model is 2 away, "all-high" contains it.
+    assert_eq!(pick(31, inter), "all-high");
+    assert_eq!(
+        c.select(Component::Y, 25).unwrap().description().name,
+        "intra-mid"
+    );
+    let json = &c.description().models[2];
+    assert_eq!(json.pictures, Pictures::Inter);
+
+    // Only inter models: intra and unknown pictures are not filtered.
+    let mut w = ContainerWriter::new();
+    let mut m = tiny_model("inter");
+    m.pictures = Pictures::Inter;
+    w.add_model(m, |req| vec![0; req.shape.iter().product()])
+        .unwrap();
+    let c = Container::from_bytes(w.to_bytes().unwrap()).unwrap();
+    assert!(c.select(Component::Y, 32).is_none());
+    assert!(c.select_for(Component::Y, 32, inter).is_some());
+    // Without such models the file stays 1.1.
+    assert_eq!(Container::from_bytes(good()).unwrap().version(), "1.1");
 }
 
 /// A chroma model whose channel node reads luma-grid and chroma-grid maps together is refused

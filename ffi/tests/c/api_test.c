@@ -151,6 +151,12 @@ static int32_t filter_both(const lutf_ctx *ctx, const picture_buf *src, int c, p
         }
     }
     CHECK(planes_equal(whole, ctus));
+    /* An I slice selects as an unknown picture (API 1.1). */
+    EXPECT(lutf_filter_slice_i16(ctx, &src->pic, c, QP, LUTF_SLICE_I, NULL, ctus->origin,
+                                 ctus->stride), status);
+    CHECK(planes_equal(whole, ctus));
+    EXPECT(lutf_filter_slice_i16(ctx, &src->pic, c, QP, 7, NULL, ctus->origin, ctus->stride),
+           LUTF_ERR_INVALID_ARGUMENT);
     return status;
 }
 
@@ -184,6 +190,18 @@ static void test_queries(const lutf_ctx *ctx) {
         lutf_status s = lutf_select_model(ctx, i, QP, &index);
         CHECK(lutf_has_model(ctx, i, QP) == (s == LUTF_OK ? 1 : 0));
         CHECK(s == LUTF_OK ? (index >= 0 && index < count) : index == -1);
+        {
+            /* By slice type (API 1.1): I as unknown; B a model for all or inter pictures. */
+            int32_t by_type = -2, pictures = -1;
+            EXPECT(lutf_select_model_slice(ctx, i, QP, LUTF_SLICE_I, &by_type), s);
+            CHECK(by_type == index);
+            if (lutf_select_model_slice(ctx, i, QP, LUTF_SLICE_B, &by_type) == LUTF_OK) {
+                EXPECT(lutf_get_model_pictures(ctx, by_type, &pictures), LUTF_OK);
+                CHECK(pictures == LUTF_PICTURES_ALL || pictures == LUTF_PICTURES_INTER);
+            }
+            EXPECT(lutf_select_model_slice(ctx, i, QP, 3, &by_type), LUTF_ERR_INVALID_ARGUMENT);
+            EXPECT(lutf_get_model_pictures(ctx, count, &pictures), LUTF_ERR_INVALID_ARGUMENT);
+        }
     }
     EXPECT(lutf_get_threads(ctx, &threads), LUTF_OK);
     CHECK(threads == 1);

@@ -208,7 +208,7 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         let frames: Vec<TrainFrame<'_>> = train
             .iter()
             .flat_map(|e| &e.frames)
-            .filter(|f| (lo..=hi).contains(&f.slice_qp))
+            .filter(|f| (lo..=hi).contains(&f.slice_qp) && d.pictures.admits(f.kind))
             .map(|f| TrainFrame {
                 recon: &f.reconstruction,
                 original: &f.original,

@@ -53,6 +53,11 @@ pub struct FitArgs {
     /// Slice-QP ranges `lo-hi` to fit (comma-separated) [default: the six default ranges].
     #[arg(long, value_delimiter = ',')]
     qp_ranges: Vec<String>,
+    /// Pictures to fit on, and that the models are meant for: `all`, `intra` (I slices: all
+    /// intra streams and the random-access I pictures) or `inter` (P/B slices). Intra and inter
+    /// containers combine with `lut-build merge --add`; the runtime then selects by slice type.
+    #[arg(long, value_enum, default_value_t = PicturesArg::All)]
+    pictures: PicturesArg,
     #[command(flatten)]
     corpus: CorpusArgs,
 }
@@ -97,6 +102,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         level_lambda: args.level_lambda,
         step: args.step.max(1),
         iterations: args.iterations,
+        pictures: args.pictures.into(),
         ..FitOptions::default()
     };
     let train = args
@@ -161,4 +167,25 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `--pictures` of `lut-build fit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PicturesArg {
+    /// Every picture.
+    All,
+    /// Intra pictures (I slices).
+    Intra,
+    /// Inter pictures (P and B slices).
+    Inter,
+}
+
+impl From<PicturesArg> for lut_filter::Pictures {
+    fn from(p: PicturesArg) -> Self {
+        match p {
+            PicturesArg::All => lut_filter::Pictures::All,
+            PicturesArg::Intra => lut_filter::Pictures::Intra,
+            PicturesArg::Inter => lut_filter::Pictures::Inter,
+        }
+    }
 }

@@ -19,6 +19,11 @@ pub struct MergeArgs {
     /// Components taken from --take (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "y")]
     components: Vec<Component>,
+    /// Add --take's models of --components beside all of the base's instead of replacing
+    /// them (e.g. inter-picture models beside intra ones: `lut-build fit --pictures`). Model
+    /// names must differ.
+    #[arg(long)]
+    add: bool,
     /// Container to write (atomically).
     #[arg(long, value_name = "LUT")]
     out: PathBuf,
@@ -30,12 +35,13 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
         Source::read(&args.base).with_context(|| format!("opening {}", args.base.display()))?;
     let take =
         Source::read(&args.take).with_context(|| format!("opening {}", args.take.display()))?;
-    let writer = lut_build::merge::merge(&base, &take, &args.components).context("merging")?;
+    let writer =
+        lut_build::merge::merge(&base, &take, &args.components, args.add).context("merging")?;
     let bytes = writer.to_bytes().context("validating the result")?;
     lut_filter::io::write_atomic(&args.out, &bytes)
         .with_context(|| format!("writing {}", args.out.display()))?;
     for m in &writer.description().models {
-        println!("{:<16} {}", m.name, m.component);
+        println!("{:<22} {} {}", m.name, m.component, m.pictures.name());
     }
     println!("wrote {} ({} bytes)", args.out.display(), bytes.len());
     Ok(())

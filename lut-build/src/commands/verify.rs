@@ -140,7 +140,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             if !args.components.contains(&c) {
                 continue;
             }
-            let Some(model) = container.select(c, f.slice_qp) else {
+            let Some(model) = container.select_for(c, f.slice_qp, f.kind) else {
                 continue;
             };
             let name = &model.description().name;

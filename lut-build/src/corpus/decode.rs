@@ -152,7 +152,7 @@ fn convert(frame: &Frame, path: &Path) -> Result<Picture10> {
     Ok(pic)
 }
 
-/// Sets `slice_qp` of decoded pictures (in output order) from the encoder log's picture lines
+/// Sets `slice_qp` and `kind` (intra / inter) of decoded pictures (in output order) from the encoder log's picture lines
 /// (in coding order).
 ///
 /// Matching: the log must have exactly one line per picture and no POC twice. When every picture
@@ -187,12 +187,14 @@ pub fn attach_slice_qps(
                 .get(&poc)
                 .ok_or_else(|| err(format!("output picture {i} has POC {poc}, not in the log")))?;
             p.slice_qp = Some(l.qp);
+            p.kind = Some(l.kind());
         }
     } else {
         let mut sorted: Vec<&LogPicture> = log.iter().collect();
         sorted.sort_by_key(|l| l.poc);
         for (p, l) in pictures.iter_mut().zip(sorted) {
             p.slice_qp = Some(l.qp);
+            p.kind = Some(l.kind());
         }
     }
     Ok(())

@@ -459,6 +459,7 @@ impl ListEntry {
                 index,
                 original: Arc::clone(o),
                 slice_qp: reconstruction.slice_qp.unwrap_or(self.qp as i32),
+                kind: reconstruction.kind,
                 reconstruction,
             })
             .collect())

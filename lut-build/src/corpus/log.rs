@@ -23,6 +23,17 @@ pub struct LogPicture {
     pub psnr: [f64; 3],
 }
 
+impl LogPicture {
+    /// Intra for I slices, inter for P and B slices.
+    pub fn kind(&self) -> lut_filter::PictureKind {
+        if self.slice_type.starts_with('I') {
+            lut_filter::PictureKind::Intra
+        } else {
+            lut_filter::PictureKind::Inter
+        }
+    }
+}
+
 /// Parses the picture lines of a VVenC log, in the order they appear (coding order).
 /// `path` is for messages. A line starting with `POC` that does not parse is an error.
 pub fn parse_encoder_log(path: &Path, text: &str) -> Result<Vec<LogPicture>> {

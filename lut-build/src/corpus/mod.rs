@@ -42,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use lut_filter::PictureKind;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -110,6 +111,8 @@ pub struct FramePair {
     pub reconstruction: Picture10,
     /// The picture's slice QP (from the encoder log).
     pub slice_qp: i32,
+    /// Intra or inter (from the encoder log's slice type; `None` without a log).
+    pub kind: Option<PictureKind>,
 }
 
 /// All frame pairs of one bitstream.
@@ -428,6 +431,7 @@ impl Corpus {
                 index,
                 original: Arc::clone(o),
                 slice_qp: reconstruction.slice_qp.unwrap_or(e.qp as i32),
+                kind: reconstruction.kind,
                 reconstruction,
             })
             .collect();

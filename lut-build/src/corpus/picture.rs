@@ -29,6 +29,8 @@ pub struct Picture10 {
     pub poc: Option<i64>,
     /// Slice QP from the encoder log (`None` for originals, or when no log was found).
     pub slice_qp: Option<i32>,
+    /// Intra or inter, from the encoder log's slice type (`None` as for `slice_qp`).
+    pub kind: Option<lut_filter::PictureKind>,
 }
 
 impl Picture10 {
@@ -43,6 +45,7 @@ impl Picture10 {
             v: vec![0; c],
             poc: None,
             slice_qp: None,
+            kind: None,
         }
     }
 

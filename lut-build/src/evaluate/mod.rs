@@ -335,8 +335,14 @@ impl<'a> Evaluator<'a> {
         for f in frames {
             let start = Instant::now();
             let first = self.switch.qp_offsets.first().copied().unwrap_or(0);
-            let filtered = one_thread
-                .install(|| filter_picture(self.container, &f.reconstruction, f.slice_qp + first));
+            let filtered = one_thread.install(|| {
+                filter_picture(
+                    self.container,
+                    &f.reconstruction,
+                    f.slice_qp + first,
+                    f.kind,
+                )
+            });
             nanos += start.elapsed().as_nanos();
             samples += f.reconstruction.samples();
             anchor.push(picture_psnr(&f.original, &f.reconstruction));
@@ -350,7 +356,7 @@ impl<'a> Evaluator<'a> {
                 .iter()
                 .map(|&o| {
                     one_thread.install(|| {
-                        filter_picture(self.container, &f.reconstruction, f.slice_qp + o)
+                        filter_picture(self.container, &f.reconstruction, f.slice_qp + o, f.kind)
                     })
                 })
                 .collect();

@@ -319,7 +319,7 @@ fn collect_pictures(
     for pic in pictures.iter().step_by(sampling.frame_step.max(1)) {
         let qp = pic.slice_qp.unwrap_or(qp_fallback);
         for c in Component::ALL {
-            let Some(model) = source.container().select(c, qp) else {
+            let Some(model) = source.container().select_for(c, qp, pic.kind) else {
                 continue;
             };
             let m = names[model.description().name.as_str()];

@@ -81,7 +81,7 @@ pub fn write_frame_maps(
                 let f = pairs
                     .get(frame)
                     .ok_or_else(|| anyhow::anyhow!("{}: no frame {frame}", point.label()))?;
-                let filtered = filter_picture(container, &f.reconstruction, f.slice_qp);
+                let filtered = filter_picture(container, &f.reconstruction, f.slice_qp, f.kind);
                 let options = Options {
                     block: 16,
                     downscale: if f.original.width > 1000 { 2 } else { 1 },

@@ -112,6 +112,7 @@ pub fn random_model(rng: &mut ChaCha8Rng, name: &str, component: Component) -> M
         name: name.into(),
         component,
         qp_range: [0, 63],
+        pictures: Default::default(),
         bit_depths: [8, 12],
         nodes,
         output: OutputDescription {

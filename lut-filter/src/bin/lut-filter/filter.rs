@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lut_filter::look::YCbCr;
-use lut_filter::{Component, Container, Model, Picture, PlaneMut, Sample};
+use lut_filter::{Component, Container, Model, Picture, PictureKind, PlaneMut, Sample};
 
 use crate::still::{self, ColorArgs, Kind, OutputKind};
 use crate::y4m_io::{self, FileSample, Frame, Reader};
@@ -21,6 +21,8 @@ pub struct FilterArgs {
     pub lut: Option<PathBuf>,
     pub read_into_memory: bool,
     pub qp: i32,
+    /// The pictures' kind (`--slice-type`); `None`: unknown.
+    pub kind: Option<PictureKind>,
     pub components: Vec<Component>,
     pub quiet: bool,
     /// Bit depth of a converted still (PNG/JPEG input only).
@@ -77,6 +79,7 @@ pub fn run(args: &FilterArgs) -> Result<String> {
         &source,
         &args.components,
         args.qp,
+        args.kind,
         y4m_io::has_plane(&info, Component::U),
         info.bit_depth,
         &args.input,
@@ -183,11 +186,13 @@ fn filter_frames<T: FileSample, W: std::io::Write>(
 /// Resolves the model of each component in `components` at `qp`, refusing a model that cannot
 /// run at `bit_depth` (before any output exists). Returns the models and a description of the
 /// plan for the summary line.
+#[allow(clippy::too_many_arguments)] // the selection (QP, kind), the picture's format, and two names for messages
 pub(crate) fn resolve_models<'c>(
     container: &'c Container,
     source: &str,
     components: &[Component],
     qp: i32,
+    kind: Option<PictureKind>,
     has_chroma: bool,
     bit_depth: u8,
     input: &Path,
@@ -199,7 +204,7 @@ pub(crate) fn resolve_models<'c>(
             plan.push(format!("{c}: absent"));
             continue;
         }
-        match container.select(c, qp) {
+        match container.select_for(c, qp, kind) {
             None => plan.push(format!("{c}: copied (no model)")),
             Some(m) => {
                 let d = m.description();
@@ -262,6 +267,7 @@ fn run_single(
         source,
         &args.components,
         args.qp,
+        args.kind,
         yuv.chroma_format != lut_filter::ChromaFormat::Yuv400,
         depth,
         &args.input,

@@ -128,6 +128,7 @@ pub fn run(file: Option<&Path>, tensors: bool, json: bool) -> Result<String> {
         writeln!(out, "model '{}'", d.name)?;
         writeln!(out, "  component: {}", d.component)?;
         writeln!(out, "  QP range: {}..={}", d.qp_range[0], d.qp_range[1])?;
+        writeln!(out, "  pictures: {}", d.pictures.name())?;
         writeln!(
             out,
             "  bit depths: {}..={}",

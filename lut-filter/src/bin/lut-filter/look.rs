@@ -75,6 +75,7 @@ pub fn run(args: &LookArgs) -> Result<String> {
                 &source,
                 &Component::ALL,
                 qp,
+                None,
                 recon.chroma_format != lut_filter::ChromaFormat::Yuv400,
                 recon.bit_depth,
                 &args.reconstruction,

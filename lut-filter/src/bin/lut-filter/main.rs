@@ -80,6 +80,10 @@ enum Command {
         #[arg(long, default_value_t = 32, allow_negative_numbers = true,
               value_parser = clap::value_parser!(i32).range(-24..=63))]
         qp: i32,
+        /// Slice type of the pictures, for containers with separate intra and inter models:
+        /// `i` (intra), `p` or `b` (inter). Default: unknown, which selects like intra.
+        #[arg(long, value_enum, value_name = "TYPE")]
+        slice_type: Option<SliceTypeArg>,
         /// Components to filter, comma-separated: y, u, v (or `all`); the others are copied.
         #[arg(long, value_name = "LIST", default_value = "y,u,v")]
         components: String,
@@ -298,6 +302,7 @@ fn run(cli: Cli) -> Result<String> {
             lut,
             read_into_memory,
             qp,
+            slice_type,
             components,
             threads,
             quiet,
@@ -317,6 +322,7 @@ fn run(cli: Cli) -> Result<String> {
                 lut,
                 read_into_memory,
                 qp,
+                kind: slice_type.map(SliceTypeArg::kind),
                 components,
                 quiet,
                 bit_depth,
@@ -473,5 +479,25 @@ pub(crate) fn lib_err(e: lut_filter::Error) -> anyhow::Error {
     match e {
         lut_filter::Error::Io { source, .. } => anyhow::Error::new(source),
         other => anyhow::Error::new(other),
+    }
+}
+
+/// `--slice-type` of `lut-filter filter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SliceTypeArg {
+    /// Intra (I slices).
+    I,
+    /// Inter, P slices.
+    P,
+    /// Inter, B slices.
+    B,
+}
+
+impl SliceTypeArg {
+    fn kind(self) -> lut_filter::PictureKind {
+        match self {
+            SliceTypeArg::I => lut_filter::PictureKind::Intra,
+            SliceTypeArg::P | SliceTypeArg::B => lut_filter::PictureKind::Inter,
+        }
     }
 }
