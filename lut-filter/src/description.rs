@@ -508,6 +508,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pictures_admit_their_kind_and_unknown_counts_as_intra() {
+        use PictureKind::{Inter, Intra};
+        let admits = |p: Pictures| [Some(Intra), Some(Inter), None].map(|k| p.admits(k));
+        assert_eq!(admits(Pictures::All), [true, true, true]);
+        assert_eq!(admits(Pictures::Intra), [true, false, true]);
+        assert_eq!(admits(Pictures::Inter), [false, true, false]);
+        // Serialised lower-case; "all" is left out of descriptions.
+        assert_eq!(
+            serde_json::to_string(&Pictures::Inter).unwrap(),
+            "\"inter\""
+        );
+        let d = presets::cascade("m", Component::Y, [0, 63], 1, TableLayout::Regular, 1, 0);
+        assert!(!serde_json::to_string(&d).unwrap().contains("pictures"));
+    }
+
+    #[test]
     fn rotations_compose_to_identity() {
         for t in [(0, 1), (2, 1), (-1, 3)] {
             assert_eq!(rotate(rotate(rotate(rotate(t, 1), 1), 1), 1), t);
