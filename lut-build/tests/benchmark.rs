@@ -239,3 +239,65 @@ fn scanned_folder_lists_the_corpus_bitstreams() {
     let tmp = tempfile::tempdir().unwrap();
     assert!(lut_build::corpus::list::scan_folder(tmp.path()).is_err());
 }
+
+/// Each picture's slice type reaches the filter: with models for every picture plus
+/// zero-residual models for inter pictures, a random-access point keeps its B pictures
+/// unchanged and filters its I pictures.
+#[test]
+fn inter_pictures_get_the_inter_models() {
+    let Some(data) = data() else { return };
+    let corpus = Corpus::open(&data).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::new(tmp.path().join("cache"));
+    let default =
+        lut_build::compact::Source::from_bytes(lut_filter::default_model::bytes().to_vec())
+            .unwrap();
+    let mut writer = lut_filter::ContainerWriter::new();
+    for desc in &default.container().description().models {
+        if desc.pictures == lut_filter::Pictures::All {
+            lut_build::merge::copy_model(&mut writer, &default, desc).unwrap();
+        }
+    }
+    for c in lut_filter::Component::ALL {
+        let mut zero = lut_filter::description::presets::cascade(
+            &format!("{c}-inter-zero"),
+            c,
+            [0, 63],
+            1,
+            lut_filter::TableLayout::Regular,
+            0,
+            0,
+        );
+        zero.pictures = lut_filter::Pictures::Inter;
+        writer
+            .add_model(zero, |req| vec![0; req.shape.iter().product()])
+            .unwrap();
+    }
+    let container = lut_filter::Container::from_bytes(writer.to_bytes().unwrap()).unwrap();
+    let point = PointSource::Corpus(corpus.encode(CLIP, Config::Ra, 37).unwrap().clone());
+    let ev = Evaluator::new(&container, &cache, Some(&corpus));
+    let frames = ev.frames(&point).unwrap();
+    let row = ev
+        .run(std::slice::from_ref(&point), &|_| {})
+        .unwrap()
+        .remove(0);
+    let (mut intra, mut inter) = (0, 0);
+    for (i, f) in frames.iter().enumerate() {
+        let (anchor, test) = (row.frame_psnr_anchor[i], row.frame_psnr_test[i]);
+        match f.kind {
+            Some(lut_filter::PictureKind::Inter) => {
+                inter += 1;
+                assert_eq!(anchor, test, "inter picture {i} was filtered");
+            }
+            Some(lut_filter::PictureKind::Intra) => {
+                intra += 1;
+                assert_ne!(anchor, test, "intra picture {i} was not filtered");
+            }
+            None => panic!("picture {i}: no slice type from the log"),
+        }
+    }
+    assert!(
+        intra >= 1 && inter >= 1,
+        "{intra} intra, {inter} inter pictures"
+    );
+}
