@@ -320,6 +320,32 @@ fn identity_container_reproduces_8_and_10_bit_input() {
     ok(&[&"filter", &input, &output, &"--quiet"]);
 }
 
+/// `--slice-type` picks the default's inter models for P/B pictures and the models for every
+/// picture for I pictures and by default; the summary names them.
+#[test]
+fn slice_type_selects_the_inter_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (48, 32);
+    let input = dir.path().join("in.y4m");
+    write_y4m(&input, C420P10, w, h, &random_frames(5, C420P10, w, h, 1));
+    let out = |name: &str, extra: &[&str]| {
+        let path = dir.path().join(name);
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+            vec![&"filter", &input, &path, &"--qp", &"37"];
+        args.extend(extra.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>));
+        let summary = ok(&args);
+        (summary, std::fs::read(&path).unwrap())
+    };
+    let (plain, plain_bytes) = out("plain.y4m", &[]);
+    let (intra, intra_bytes) = out("i.y4m", &["--slice-type", "i"]);
+    let (inter, inter_bytes) = out("b.y4m", &["--slice-type", "b"]);
+    assert!(plain.contains("y: y-qp33-37"), "{plain}");
+    assert!(inter.contains("y: y-inter-qp33-37"), "{inter}");
+    assert!(inter.contains("u: u-inter-qp33-37"), "{inter}");
+    assert_eq!(plain_bytes, intra_bytes, "{intra}");
+    assert_ne!(plain_bytes, inter_bytes);
+}
+
 #[test]
 fn header_and_frame_parameters_are_kept() {
     let dir = tempfile::tempdir().unwrap();
@@ -959,6 +985,11 @@ fn bench_runs_per_plane_and_per_ctu() {
     for (extra, expect) in [
         (&[][..], "one call per plane"),
         (&["--ctu", "64"][..], "one call per 64x64 CTU"),
+        // B pictures run the default's inter models.
+        (
+            &["--slice-type", "b"][..],
+            "models y-inter-qp28-32, u-inter-qp28-32",
+        ),
     ] {
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
             &"bench",

@@ -22,6 +22,8 @@ pub struct BenchArgs {
     pub height: usize,
     pub bit_depth: u8,
     pub qp: i32,
+    /// The pictures' kind (`--slice-type`); `None`: unknown.
+    pub kind: Option<lut_filter::PictureKind>,
     pub runs: usize,
     pub threads: Vec<usize>,
     /// Luma CTU size: filter region by region (`None`: one call per plane).
@@ -153,7 +155,7 @@ pub fn run_with(args: &BenchArgs, simd: Choice) -> Result<String> {
     .map_err(lib_err)?;
     let models: Vec<Model<'_>> = Component::ALL
         .iter()
-        .filter_map(|&c| container.select(c, args.qp))
+        .filter_map(|&c| container.select_for(c, args.qp, args.kind))
         .collect();
     let samples = (w * h + 2 * cw * ch) as f64;
     let per_picture = models.iter().fold(LookUps::default(), |acc, m| {

@@ -214,6 +214,10 @@ enum Command {
         /// Slice QP selecting the models.
         #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
         qp: i32,
+        /// Slice type selecting the models (`i`, `p`, `b`), for containers with separate
+        /// intra and inter models. Default: unknown, which selects like intra.
+        #[arg(long, value_enum, value_name = "TYPE")]
+        slice_type: Option<SliceTypeArg>,
         /// Timed runs per thread count (the median is reported).
         #[arg(long, default_value_t = 5)]
         runs: usize,
@@ -385,6 +389,7 @@ fn run(cli: Cli) -> Result<String> {
             size,
             bit_depth,
             qp,
+            slice_type,
             runs,
             threads,
             simd,
@@ -410,6 +415,7 @@ fn run(cli: Cli) -> Result<String> {
                 height,
                 bit_depth,
                 qp,
+                kind: slice_type.map(SliceTypeArg::kind),
                 runs,
                 threads,
                 ctu: ctu.map(|c| c as usize),
