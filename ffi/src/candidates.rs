@@ -3,7 +3,7 @@
 use lut_filter::ctu;
 
 use crate::filter::positive;
-use crate::rdo::write_out;
+use crate::rdo::{read_in, write_out};
 use crate::status::{Failure, guard, lutf_status};
 use lutf_status::*;
 
@@ -84,33 +84,20 @@ pub unsafe extern "C" fn lutf_ctu_decide_among(
             ));
         }
         let k = n_candidates as usize;
-        let read = |p: *const u64| {
-            let mut v = vec![0u64; n];
-            // SAFETY: p addresses n readable values (caller guarantee); `v` is our own buffer
-            // of n values; byte copy, so no alignment is required of p.
-            unsafe {
-                std::ptr::copy_nonoverlapping(p.cast::<u8>(), v.as_mut_ptr().cast::<u8>(), n * 8)
-            };
-            v
-        };
-        let mut pointers = vec![std::ptr::null::<u64>(); k];
-        // SAFETY: ssd_candidates addresses k readable pointers (caller guarantee); byte copy
-        // into our own buffer, so no alignment is required.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                ssd_candidates.cast::<u8>(),
-                pointers.as_mut_ptr().cast::<u8>(),
-                k * std::mem::size_of::<*const u64>(),
-            )
-        };
+        // SAFETY: ssd_candidates addresses k readable pointers (caller guarantee).
+        let pointers = unsafe { read_in(ssd_candidates, k) };
         if pointers.iter().any(|p| p.is_null()) {
             return Err(Failure::new(
                 LUTF_ERR_NULL_POINTER,
                 "every ssd_candidates[k] must not be NULL",
             ));
         }
-        let off = read(ssd_off);
-        let on: Vec<Vec<u64>> = pointers.iter().map(|&p| read(p)).collect();
+        // SAFETY: ssd_off and every ssd_candidates[k] (checked non-NULL) address n readable
+        // values (caller guarantee).
+        let (off, on) = unsafe {
+            let on: Vec<Vec<u64>> = pointers.iter().map(|&p| read_in(p, n)).collect();
+            (read_in(ssd_off, n), on)
+        };
         let refs: Vec<&[u64]> = on.iter().map(Vec::as_slice).collect();
         let d = ctu::decide_among(&off, &refs, lambda, flag_bits)
             .map_err(|e| Failure::new(LUTF_ERR_INVALID_ARGUMENT, e.to_string()))?;

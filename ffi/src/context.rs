@@ -351,7 +351,7 @@ pub unsafe extern "C" fn lutf_select_model(
             .ok_or_else(|| Failure::new(LUTF_ERR_NULL_POINTER, "index is NULL"))?;
         *index = -1;
         let c = self::component(component)?;
-        match ctx.selected_index(c, qp) {
+        match ctx.selected_index(c, qp, None) {
             Some(i) => {
                 *index = i32::try_from(i).unwrap_or(i32::MAX);
                 Ok(LUTF_OK)
@@ -362,8 +362,14 @@ pub unsafe extern "C" fn lutf_select_model(
 }
 
 impl lutf_ctx {
-    fn selected_index(&self, c: Component, qp: i32) -> Option<usize> {
-        let chosen = self.container.select(c, qp)?;
+    /// The index of the model `select_for(c, qp, kind)` chooses.
+    pub(crate) fn selected_index(
+        &self,
+        c: Component,
+        qp: i32,
+        kind: Option<lut_filter::PictureKind>,
+    ) -> Option<usize> {
+        let chosen = self.container.select_for(c, qp, kind)?;
         let name = &chosen.description().name;
         self.container
             .models()

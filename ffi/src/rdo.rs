@@ -112,6 +112,19 @@ unsafe fn ssd<T: Sample>(
     Ok(ctu::ctu_ssd(&plane(0)?, &plane(1)?, &plane(2)?, ctu))
 }
 
+/// Copies `n` elements of a caller array into a vector, element by element with unaligned
+/// reads (no reference to caller memory is created, so no alignment is required).
+///
+/// # Safety
+/// `src` must address `n` readable elements.
+pub(crate) unsafe fn read_in<T: Copy>(src: *const T, n: usize) -> Vec<T> {
+    (0..n)
+        // SAFETY: src addresses n readable elements (caller guarantee), so `src + i` for
+        // i < n is in bounds; the read is unaligned, so no alignment is assumed.
+        .map(|i| unsafe { src.add(i).read_unaligned() })
+        .collect()
+}
+
 /// Copies `values` to a caller array of `values.len()` elements, byte-wise (no reference to
 /// caller memory is created, so no alignment or aliasing requirement beyond writability).
 ///
@@ -263,16 +276,8 @@ pub unsafe extern "C" fn lutf_ctu_decide(
             ));
         }
         let n = positive("n_ctus", n_ctus)?;
-        let read = |p: *const u64| {
-            let mut v = vec![0u64; n];
-            // SAFETY: p addresses n readable values (caller guarantee); `v` is our own buffer
-            // of n values; byte copy, so no alignment is required of p.
-            unsafe {
-                std::ptr::copy_nonoverlapping(p.cast::<u8>(), v.as_mut_ptr().cast::<u8>(), n * 8)
-            };
-            v
-        };
-        let (off, on) = (read(ssd_off), read(ssd_on));
+        // SAFETY: ssd_off and ssd_on address n readable values (caller guarantee).
+        let (off, on) = unsafe { (read_in(ssd_off, n), read_in(ssd_on, n)) };
         let (f, d) = decide(&off, &on, lambda, flag_bits)?;
         // SAFETY: flags addresses n writable bytes, decision is writable (caller guarantee).
         unsafe {

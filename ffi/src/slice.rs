@@ -156,17 +156,13 @@ pub unsafe extern "C" fn lutf_select_model_slice(
         *index = -1;
         let c = self::component(component)?;
         let kind = picture_kind(slice_type)?;
-        let Some(chosen) = ctx.container.select_for(c, qp, kind) else {
-            return Ok(LUTF_NOT_FILTERED);
-        };
-        let name = &chosen.description().name;
-        let i = ctx
-            .container
-            .models()
-            .position(|m| &m.description().name == name)
-            .ok_or_else(|| Failure::new(LUTF_ERR_INTERNAL, "model list changed"))?;
-        *index = i32::try_from(i).unwrap_or(i32::MAX);
-        Ok(LUTF_OK)
+        match ctx.selected_index(c, qp, kind) {
+            Some(i) => {
+                *index = i32::try_from(i).unwrap_or(i32::MAX);
+                Ok(LUTF_OK)
+            }
+            None => Ok(LUTF_NOT_FILTERED),
+        }
     })
 }
 
