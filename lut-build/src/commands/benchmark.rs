@@ -56,8 +56,8 @@ pub struct BenchmarkArgs {
     flag_bits: f64,
     /// CTU on/off emulation among several models: the encoder may filter each picture, or
     /// each CTU, with the model selected at `slice QP + offset` for any of these offsets, and
-    /// codes the choice (`ceil(log2 K)` bits per index). E.g. `0,-5,5`: the slice's model and
-    /// those of the QP ranges beside it. The first offset is the always-on filter's.
+    /// codes the choice (`ceil(log2 K)` bits per index). E.g. `0,-5,5,10` (2 index bits): the slice's
+    /// model and those of the QP ranges around it. The first offset is the always-on filter's.
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true, default_values_t = [0])]
     qp_offsets: Vec<i32>,
     /// Do not render the per-sequence best / worst frame maps into the report folder.
