@@ -250,7 +250,27 @@ fn identity_container() -> anyhow::Result<ContainerWriter> {
     Ok(w)
 }
 
+/// `lut-build inspect X | head` closes the pipe early: `println!` then panics with "failed
+/// printing to stdout: Broken pipe". Like other command-line tools, stop quietly with success
+/// instead of printing a panic.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> anyhow::Result<()> {
+    exit_quietly_on_broken_pipe();
     match Cli::parse().command {
         Command::Identity { out } => {
             identity_container()?

@@ -471,3 +471,35 @@ fn commands_run_end_to_end() {
         assert!(text.lines().any(|l| l.starts_with(c)), "{text}");
     }
 }
+
+/// `lut-build inspect X | head -1`: the reader closes the pipe after one line; the command
+/// stops quietly with success instead of panicking ("failed printing to stdout").
+#[test]
+fn inspect_into_a_closed_pipe_stops_quietly() {
+    use std::io::{BufRead, BufReader};
+    let exe = env!("CARGO_BIN_EXE_lut-build");
+    let dir = tempfile::tempdir().unwrap();
+    // 36 models and their description JSON: more output than a pipe buffer holds.
+    let lut = dir.path().join("many.lut");
+    std::fs::write(&lut, lut_filter::default_model::bytes()).unwrap();
+    let mut child = std::process::Command::new(exe)
+        .args([
+            std::ffi::OsStr::new("inspect"),
+            lut.as_os_str(),
+            "--json".as_ref(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("LUT container"), "{first}");
+    // The reader is dropped here: the pipe is closed.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
