@@ -1,0 +1,55 @@
+//! The containers the project ships (`data/default.lut`, `data/ladder/*.lut`) open, validate,
+//! and serve every component at the codec QPs with models for every picture and, for inter
+//! pictures, with their inter models.
+
+use std::path::PathBuf;
+
+use lut_filter::{Component, Container, PictureKind, Pictures};
+
+fn shipped() -> Vec<PathBuf> {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let mut files = vec![data.join("default.lut")];
+    let mut ladder: Vec<PathBuf> = std::fs::read_dir(data.join("ladder"))
+        .expect("data/ladder exists")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "lut"))
+        .collect();
+    ladder.sort();
+    files.extend(ladder);
+    files
+}
+
+#[test]
+fn shipped_containers_select_by_qp_and_slice_type() {
+    let files = shipped();
+    assert!(files.len() >= 3, "{files:?}");
+    for path in files {
+        let c = Container::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(c.version(), "1.2", "{}", path.display());
+        for comp in Component::ALL {
+            for qp in 17..=52 {
+                let all = c.select(comp, qp).expect("a model for every picture");
+                assert_eq!(all.description().pictures, Pictures::All);
+                let intra = c.select_for(comp, qp, Some(PictureKind::Intra)).unwrap();
+                assert_eq!(intra.description().name, all.description().name);
+                let inter = c.select_for(comp, qp, Some(PictureKind::Inter)).unwrap();
+                assert_eq!(
+                    inter.description().pictures,
+                    Pictures::Inter,
+                    "{} {comp} QP {qp}",
+                    path.display()
+                );
+                let [lo, hi] = inter.description().qp_range;
+                assert!(lo <= qp && qp <= hi, "{} {comp} QP {qp}", path.display());
+            }
+        }
+    }
+}
+
+/// The embedded default is `data/default.lut`.
+#[test]
+fn embedded_default_is_the_shipped_file() {
+    let file = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/default.lut"))
+        .unwrap();
+    assert_eq!(lut_filter::default_model::bytes(), file.as_slice());
+}
