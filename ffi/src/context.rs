@@ -343,22 +343,35 @@ pub unsafe extern "C" fn lutf_select_model(
     qp: i32,
     index: *mut i32,
 ) -> lutf_status {
-    guard(|| {
-        // SAFETY: forwarded caller guarantee.
-        let ctx = unsafe { ctx_ref(ctx) }?;
-        // SAFETY: a non-NULL index is writable (caller guarantee).
-        let index = unsafe { index.as_mut() }
-            .ok_or_else(|| Failure::new(LUTF_ERR_NULL_POINTER, "index is NULL"))?;
-        *index = -1;
-        let c = self::component(component)?;
-        match ctx.selected_index(c, qp, None) {
-            Some(i) => {
-                *index = i32::try_from(i).unwrap_or(i32::MAX);
-                Ok(LUTF_OK)
-            }
-            None => Ok(LUTF_NOT_FILTERED),
+    // SAFETY: forwarded caller guarantees.
+    guard(|| unsafe { select_model_into(ctx, component, qp, None, index) })
+}
+
+/// `lutf_select_model` for a picture of kind `kind` (shared with `lutf_select_model_slice`).
+///
+/// # Safety
+/// `ctx` must be NULL or a live context; `index` NULL or writable.
+pub(crate) unsafe fn select_model_into(
+    ctx: *const lutf_ctx,
+    component: i32,
+    qp: i32,
+    kind: Option<lut_filter::PictureKind>,
+    index: *mut i32,
+) -> FfiResult {
+    // SAFETY: forwarded caller guarantee.
+    let ctx = unsafe { ctx_ref(ctx) }?;
+    // SAFETY: a non-NULL index is writable (caller guarantee).
+    let index = unsafe { index.as_mut() }
+        .ok_or_else(|| Failure::new(LUTF_ERR_NULL_POINTER, "index is NULL"))?;
+    *index = -1;
+    let c = self::component(component)?;
+    match ctx.selected_index(c, qp, kind) {
+        Some(i) => {
+            *index = i32::try_from(i).unwrap_or(i32::MAX);
+            Ok(LUTF_OK)
         }
-    })
+        None => Ok(LUTF_NOT_FILTERED),
+    }
 }
 
 impl lutf_ctx {

@@ -6,7 +6,7 @@
 
 use lut_filter::{PictureKind, Pictures};
 
-use crate::context::{component, ctx_ref, lutf_ctx};
+use crate::context::{ctx_ref, lutf_ctx, select_model_into};
 use crate::filter::filter;
 use crate::status::{Failure, FfiResult, guard, lutf_status};
 use crate::types::{lutf_picture, lutf_region};
@@ -148,21 +148,9 @@ pub unsafe extern "C" fn lutf_select_model_slice(
     index: *mut i32,
 ) -> lutf_status {
     guard(|| {
-        // SAFETY: forwarded caller guarantee.
-        let ctx = unsafe { ctx_ref(ctx) }?;
-        // SAFETY: a non-NULL index is writable (caller guarantee).
-        let index = unsafe { index.as_mut() }
-            .ok_or_else(|| Failure::new(LUTF_ERR_NULL_POINTER, "index is NULL"))?;
-        *index = -1;
-        let c = self::component(component)?;
         let kind = picture_kind(slice_type)?;
-        match ctx.selected_index(c, qp, kind) {
-            Some(i) => {
-                *index = i32::try_from(i).unwrap_or(i32::MAX);
-                Ok(LUTF_OK)
-            }
-            None => Ok(LUTF_NOT_FILTERED),
-        }
+        // SAFETY: forwarded caller guarantees.
+        unsafe { select_model_into(ctx, component, qp, kind, index) }
     })
 }
 
