@@ -130,26 +130,33 @@ pub unsafe extern "C" fn lutf_ctu_decide_among(
 mod tests {
     use super::*;
 
+    /// Calls `lutf_ctu_decide_among` for 4 CTUs; returns the status, choices and summary.
+    ///
+    /// # Safety
+    /// `off` NULL or 4 readable values; `cands` `k` readable pointers, each NULL or addressing
+    /// 4 readable values.
+    unsafe fn decide4(
+        off: *const u64,
+        cands: *const *const u64,
+        k: i32,
+    ) -> (lutf_status, [u8; 4], lutf_ctu_candidate_decision) {
+        let mut choice = [9u8; 4];
+        let mut d = lutf_ctu_candidate_decision::default();
+        // SAFETY: forwarded caller guarantees; `choice` and `d` are our own.
+        let s = unsafe {
+            lutf_ctu_decide_among(off, cands, k, 4, 1.0, 1.0, choice.as_mut_ptr(), &mut d)
+        };
+        (s, choice, d)
+    }
+
     #[test]
     fn decides_among_candidates_and_checks_arguments() {
         let off = [100u64, 100, 100, 100];
         let (a, b) = ([0u64, 0, 900, 900], [900u64, 900, 0, 0]);
         let cands = [a.as_ptr(), b.as_ptr()];
-        let mut choice = [9u8; 4];
-        let mut d = lutf_ctu_candidate_decision::default();
-        // SAFETY: every pointer addresses the stated number of values.
-        let s = unsafe {
-            lutf_ctu_decide_among(
-                off.as_ptr(),
-                cands.as_ptr(),
-                2,
-                4,
-                1.0,
-                1.0,
-                choice.as_mut_ptr(),
-                &mut d,
-            )
-        };
+        // SAFETY: every non-NULL pointer addresses the stated number of values (here and in
+        // the calls below).
+        let (s, choice, d) = unsafe { decide4(off.as_ptr(), cands.as_ptr(), 2) };
         assert_eq!(s, LUTF_OK);
         assert_eq!(choice, [1, 1, 2, 2]);
         assert_eq!(d.mode, lutf_candidate_mode::LUTF_CANDIDATES_PER_CTU as i32);
@@ -158,62 +165,18 @@ mod tests {
         let all = [0u64; 4];
         let one = [all.as_ptr()];
         // SAFETY: as above.
-        let s = unsafe {
-            lutf_ctu_decide_among(
-                off.as_ptr(),
-                one.as_ptr(),
-                1,
-                4,
-                1.0,
-                1.0,
-                choice.as_mut_ptr(),
-                &mut d,
-            )
-        };
+        let (s, choice, d) = unsafe { decide4(off.as_ptr(), one.as_ptr(), 1) };
         assert_eq!((s, d.mode, d.candidate, choice), (LUTF_OK, 1, 0, [1; 4]));
-        // Errors: NULL candidate pointer, no candidate, NULL arrays.
+        // Errors: a NULL candidate pointer (refused before any read), no candidate, NULL arrays.
         let bad = [a.as_ptr(), std::ptr::null()];
-        // SAFETY: as above; the NULL entry is refused before any read.
-        let s = unsafe {
-            lutf_ctu_decide_among(
-                off.as_ptr(),
-                bad.as_ptr(),
-                2,
-                4,
-                1.0,
-                1.0,
-                choice.as_mut_ptr(),
-                &mut d,
-            )
-        };
+        // SAFETY: as above.
+        let (s, _, _) = unsafe { decide4(off.as_ptr(), bad.as_ptr(), 2) };
         assert_eq!(s, LUTF_ERR_NULL_POINTER);
         // SAFETY: as above.
-        let s = unsafe {
-            lutf_ctu_decide_among(
-                off.as_ptr(),
-                cands.as_ptr(),
-                0,
-                4,
-                1.0,
-                1.0,
-                choice.as_mut_ptr(),
-                &mut d,
-            )
-        };
+        let (s, _, _) = unsafe { decide4(off.as_ptr(), cands.as_ptr(), 0) };
         assert_eq!(s, LUTF_ERR_INVALID_ARGUMENT);
-        // SAFETY: NULL arrays are refused.
-        let s = unsafe {
-            lutf_ctu_decide_among(
-                std::ptr::null(),
-                cands.as_ptr(),
-                2,
-                4,
-                1.0,
-                1.0,
-                choice.as_mut_ptr(),
-                &mut d,
-            )
-        };
+        // SAFETY: as above.
+        let (s, _, _) = unsafe { decide4(std::ptr::null(), cands.as_ptr(), 2) };
         assert_eq!(s, LUTF_ERR_NULL_POINTER);
     }
 }
