@@ -226,6 +226,15 @@ impl<'a, T: Copy> PlaneMut<'a, T> {
         }
     }
 
+    /// Row `y` (its `width` samples), writable.
+    ///
+    /// # Panics
+    /// If `y >= height`.
+    pub fn row_mut(&mut self, y: usize) -> &mut [T] {
+        assert!(y < self.height, "row {y} of a {}-row plane", self.height);
+        &mut self.data[y * self.stride..][..self.width]
+    }
+
     /// Mutable slices of the region's rows, `x0..x0 + w` of rows `y0..y0 + h` (in bounds).
     pub(crate) fn region_rows(&mut self, region: Region) -> Vec<&mut [T]> {
         self.data

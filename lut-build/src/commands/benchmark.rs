@@ -60,6 +60,12 @@ pub struct BenchmarkArgs {
     /// model and those of the QP ranges around it. The first offset is the always-on filter's.
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true, default_values_t = [0])]
     qp_offsets: Vec<i32>,
+    /// CTU on/off emulation: the encoder may also scale each filtered component's correction
+    /// by a factor k/16 (k = 0..31) fitted by least squares on the CTUs it keeps, where that
+    /// pays for its bits (1 flag per filtered component, 5 bits per factor); the decoder applies
+    /// it with `lutf_scale_residual_*` (NNVC's residual scaling).
+    #[arg(long)]
+    residual_scale: bool,
     /// Do not render the per-sequence best / worst frame maps into the report folder.
     #[arg(long)]
     no_maps: bool,
@@ -121,6 +127,7 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
         lambda_factor: args.lambda_factor,
         flag_bits: args.flag_bits,
         qp_offsets: args.qp_offsets.clone(),
+        residual_scale: args.residual_scale,
         ..CtuSwitch::default()
     };
     let evaluator = Evaluator::new(&container, &cache, corpus.as_ref())

@@ -9,11 +9,19 @@
 //! With several QP offsets ([`CtuSwitch::qp_offsets`]) the encoder also chooses which model
 //! filters: the one selected at `slice QP + offset`, per picture or per CTU, the index coded
 //! ([`lut_filter::ctu::decide_among`]).
+//!
+//! With [`CtuSwitch::residual_scale`] the encoder may also scale a component's correction by a
+//! factor `k / 16` fitted by least squares on the CTUs it keeps, and keeps it where `J` says
+//! the factor pays for its bits ([`lut_filter::ctu::fit_scale`]).
 
-use lut_filter::ctu::{ctu_ssd, decide_among, vtm_lambda};
+use lut_filter::ctu::{
+    CandidateDecision, CtuResidualStats, SCALE_CODE_BITS, SCALE_ONE, ctu_residual_stats, ctu_ssd,
+    decide_among, fit_scale, scale_residual, vtm_lambda,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::Picture10;
+use crate::corpus::picture::BIT_DEPTH;
 
 /// Parameters of the emulation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,6 +36,11 @@ pub struct CtuSwitch {
     /// Candidate filters: the models selected at `slice QP + offset` (the first is the
     /// always-on filter's, normally 0). One offset: the plain on/off decision.
     pub qp_offsets: Vec<i32>,
+    /// Whether the encoder may scale each filtered component's correction by a coded factor
+    /// (`lut_filter::ctu::scale_residual`): one flag per filtered component, and
+    /// [`SCALE_CODE_BITS`] bits for the factor when it is not 1.
+    #[serde(default)]
+    pub residual_scale: bool,
 }
 
 impl Default for CtuSwitch {
@@ -37,6 +50,7 @@ impl Default for CtuSwitch {
             lambda_factor: 0.57,
             flag_bits: 1.0,
             qp_offsets: vec![0],
+            residual_scale: false,
         }
     }
 }
@@ -48,13 +62,18 @@ pub struct Switched {
     pub picture: Picture10,
     /// Flags coded (all components), in flags.
     pub flags: f64,
+    /// Bits of the residual factors coded (all components).
+    pub scale_bits: f64,
     /// Fraction of CTUs filtered, per component.
     pub on: [f64; 3],
+    /// Residual factor code per component ([`SCALE_ONE`]: unscaled).
+    pub scale: [u8; 3],
 }
 
 impl CtuSwitch {
     /// Decides per component which CTUs of which candidate (`filtered[k]`, filtered with the
-    /// model of `slice_qp + qp_offsets[k]`) to keep over `recon`.
+    /// model of `slice_qp + qp_offsets[k]`) to keep over `recon`, and with
+    /// [`CtuSwitch::residual_scale`] by which factor to scale their correction.
     ///
     /// # Panics
     /// If the pictures differ in size (they come from the same reconstruction) or `filtered`
@@ -68,34 +87,87 @@ impl CtuSwitch {
     ) -> Switched {
         let lambda = vtm_lambda(slice_qp, self.lambda_factor);
         let mut picture = recon.clone();
-        let mut flags = 0.0;
+        let (mut flags, mut scale_bits) = (0.0, 0.0);
         let mut on = [0.0; 3];
-        #[allow(clippy::needless_range_loop)] // `c` names a plane of several pictures
-        for c in 0..3 {
+        let mut scale = [SCALE_ONE; 3];
+        for (c, scale) in scale.iter_mut().enumerate() {
             let (w, h) = recon.plane_size(c);
             let ctu = if c == 0 { self.ctu } else { self.ctu / 2 }.max(1);
-            let [o, r] = [original, recon].map(|p| p.plane_view(c).expect("a consistent picture"));
-            let mut off_ssd = Vec::new();
-            let on_ssd: Vec<Vec<u64>> = filtered
-                .iter()
-                .map(|f| {
-                    let f = f.plane_view(c).expect("a consistent picture");
-                    let (off, on) = ctu_ssd(&o, &r, &f, ctu);
-                    off_ssd = off;
-                    on
-                })
-                .collect();
-            let on_refs: Vec<&[u64]> = on_ssd.iter().map(Vec::as_slice).collect();
-            let d = decide_among(&off_ssd, &on_refs, lambda, self.flag_bits)
-                .expect("lambda and flag bits are finite and >= 0, 1 to 255 candidates");
-            flags += d.flags_coded;
-            on[c] = d.ctus_on() as f64 / d.choice.len().max(1) as f64;
+            let plain: Vec<&[u16]> = filtered.iter().map(|f| f.plane(c)).collect();
+            let mut best = self.decide(original, recon, c, ctu, &plain, lambda);
+            let mut best_extra = (0.0, 0.0);
+            let mut scaled: Vec<Vec<u16>> = Vec::new();
+            if self.residual_scale {
+                // Whether a factor is coded: one flag for every component that is filtered.
+                best_extra.0 = if best.ctus_on() > 0 { 1.0 } else { 0.0 };
+                let (r, o) = (view(recon, c), view(original, c));
+                let stats: Vec<CtuResidualStats> = plain
+                    .iter()
+                    .map(|f| {
+                        let f = lut_filter::Plane::new(f, w, w, h).expect("a consistent picture");
+                        ctu_residual_stats(&o, &r, &f, ctu).expect("planes of one picture")
+                    })
+                    .collect();
+                // Least-squares factors fitted on two sets of CTUs, each refined twice: the
+                // CTUs the decision keeps (right for "all on"), and those where the (scaled)
+                // correction helps (right for CTU flags). The cheapest decision wins.
+                let weight = lambda * self.flag_bits;
+                let extra = (1.0, SCALE_CODE_BITS);
+                let helped = self.helped(original, recon, c, ctu, &plain);
+                let kept = if best.ctus_on() > 0 {
+                    best.choice.clone()
+                } else {
+                    helped.clone()
+                };
+                for (start, by_decision) in [(kept, true), (helped, false)] {
+                    let mut choice = start;
+                    let mut k = SCALE_ONE;
+                    for _ in 0..3 {
+                        let next = fit_scale(&stats, &choice).expect("one choice per CTU");
+                        if next == k {
+                            break;
+                        }
+                        k = next;
+                        let trial: Vec<Vec<u16>> = plain
+                            .iter()
+                            .map(|f| {
+                                let mut g = f.to_vec();
+                                let mut m = lut_filter::PlaneMut::new(&mut g, w, w, h)
+                                    .expect("a consistent picture");
+                                scale_residual(&r, &mut m, k, BIT_DEPTH as u8)
+                                    .expect("a factor code and a bit depth in range");
+                                g
+                            })
+                            .collect();
+                        let refs: Vec<&[u16]> = trial.iter().map(Vec::as_slice).collect();
+                        let d = self.decide(original, recon, c, ctu, &refs, lambda);
+                        choice = if by_decision {
+                            d.choice.clone()
+                        } else {
+                            self.helped(original, recon, c, ctu, &refs)
+                        };
+                        if d.ctus_on() > 0
+                            && d.cost + weight * extra.0 + lambda * extra.1
+                                < best.cost + weight * best_extra.0 + lambda * best_extra.1
+                        {
+                            best = d;
+                            best_extra = extra;
+                            scaled = trial;
+                            *scale = k;
+                        }
+                    }
+                }
+            }
+            flags += best.flags_coded + best_extra.0;
+            scale_bits += best_extra.1;
+            on[c] = best.ctus_on() as f64 / best.choice.len().max(1) as f64;
             let cols = w.div_ceil(ctu);
             let dst = picture.plane_mut(c);
             for y in 0..h {
-                for (bx, &choice) in d.choice[(y / ctu) * cols..][..cols].iter().enumerate() {
+                for (bx, &choice) in best.choice[(y / ctu) * cols..][..cols].iter().enumerate() {
                     if choice != 0 {
-                        let src = filtered[usize::from(choice) - 1].plane(c);
+                        let k = usize::from(choice) - 1;
+                        let src = scaled.get(k).map_or(plain[k], Vec::as_slice);
                         let x0 = bx * ctu;
                         let x1 = (x0 + ctu).min(w);
                         dst[y * w + x0..y * w + x1].copy_from_slice(&src[y * w + x0..y * w + x1]);
@@ -103,8 +175,82 @@ impl CtuSwitch {
                 }
             }
         }
-        Switched { picture, flags, on }
+        Switched {
+            picture,
+            flags,
+            scale_bits,
+            on,
+            scale,
+        }
     }
+
+    /// The decision among `candidates` (planes of component `c`) over `recon`.
+    fn decide(
+        &self,
+        original: &Picture10,
+        recon: &Picture10,
+        c: usize,
+        ctu: usize,
+        candidates: &[&[u16]],
+        lambda: f64,
+    ) -> CandidateDecision {
+        let (off, on) = self.ssds(original, recon, c, ctu, candidates);
+        let on_refs: Vec<&[u64]> = on.iter().map(Vec::as_slice).collect();
+        decide_among(&off, &on_refs, lambda, self.flag_bits)
+            .expect("lambda and flag bits are finite and >= 0, 1 to 255 candidates")
+    }
+
+    /// Per CTU, the candidate with the lowest SSD where it beats the reconstruction (1-based,
+    /// as [`CandidateDecision::choice`]), else 0.
+    fn helped(
+        &self,
+        original: &Picture10,
+        recon: &Picture10,
+        c: usize,
+        ctu: usize,
+        candidates: &[&[u16]],
+    ) -> Vec<u8> {
+        let (off, on) = self.ssds(original, recon, c, ctu, candidates);
+        (0..off.len())
+            .map(|i| {
+                let (k, best) = on
+                    .iter()
+                    .enumerate()
+                    .map(|(k, s)| (k, s[i]))
+                    .min_by_key(|&(_, s)| s)
+                    .expect("at least one candidate");
+                if best < off[i] { (k + 1) as u8 } else { 0 }
+            })
+            .collect()
+    }
+
+    /// Per-CTU SSD of the reconstruction and of each candidate.
+    fn ssds(
+        &self,
+        original: &Picture10,
+        recon: &Picture10,
+        c: usize,
+        ctu: usize,
+        candidates: &[&[u16]],
+    ) -> (Vec<u64>, Vec<Vec<u64>>) {
+        let (w, h) = recon.plane_size(c);
+        let (o, r) = (view(original, c), view(recon, c));
+        let mut off = Vec::new();
+        let on = candidates
+            .iter()
+            .map(|f| {
+                let f = lut_filter::Plane::new(f, w, w, h).expect("a consistent picture");
+                let (o_ssd, f_ssd) = ctu_ssd(&o, &r, &f, ctu);
+                off = o_ssd;
+                f_ssd
+            })
+            .collect();
+        (off, on)
+    }
+}
+
+fn view(p: &Picture10, c: usize) -> lut_filter::Plane<'_, u16> {
+    p.plane_view(c).expect("a consistent picture")
 }
 
 #[cfg(test)]
@@ -153,5 +299,36 @@ mod tests {
         assert_eq!(s.on, [1.0, 0.0, 0.0]);
         // Luma per CTU: 3 + 2 x (1 flag + 1 index bit); each chroma plane 1 (off).
         assert_eq!(s.flags, 7.0 + 2.0);
+    }
+
+    #[test]
+    fn scales_a_correction_that_overshoots() {
+        // The filter's correction is 4/3 of the error: the factor 12/16 repairs it exactly.
+        let mut orig = Picture10::zeroed(256, 128);
+        orig.y
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v = 500 + (i % 7) as u16);
+        let mut recon = orig.clone();
+        let mut filtered = orig.clone();
+        for (i, (r, f)) in recon.y.iter_mut().zip(filtered.y.iter_mut()).enumerate() {
+            let m = (i % 5) as u16;
+            *r += 3 * m;
+            *f -= m;
+        }
+        let plain = CtuSwitch::default().apply(&orig, &recon, &[&filtered], 32);
+        assert_eq!(plain.scale, [SCALE_ONE; 3]);
+        assert_eq!(plain.scale_bits, 0.0);
+        assert_ne!(plain.picture.y, orig.y);
+        let switch = CtuSwitch {
+            residual_scale: true,
+            ..CtuSwitch::default()
+        };
+        let s = switch.apply(&orig, &recon, &[&filtered], 32);
+        assert_eq!(s.scale, [12, SCALE_ONE, SCALE_ONE]);
+        assert_eq!(s.picture.y, orig.y);
+        assert_eq!(s.scale_bits, SCALE_CODE_BITS);
+        // All on (2 flags) plus the "factor follows" flag; chroma off (1 flag each).
+        assert_eq!(s.flags, 3.0 + 2.0);
     }
 }

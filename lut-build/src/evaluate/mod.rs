@@ -329,7 +329,7 @@ impl<'a> Evaluator<'a> {
         let mut anchor = Vec::with_capacity(frames.len());
         let mut test = Vec::with_capacity(frames.len());
         let mut switched = Vec::with_capacity(frames.len());
-        let (mut flags, mut on) = (0.0, [0.0; 3]);
+        let (mut flags, mut scale_bits, mut on) = (0.0, 0.0, [0.0; 3]);
         let mut nanos = 0u128;
         let mut samples = 0usize;
         for f in frames {
@@ -367,6 +367,7 @@ impl<'a> Evaluator<'a> {
                 .apply(&f.original, &f.reconstruction, &candidates, f.slice_qp);
             switched.push(picture_psnr(&f.original, &s.picture));
             flags += s.flags;
+            scale_bits += s.scale_bits;
             for (total, frame) in on.iter_mut().zip(s.on) {
                 *total += frame / frames.len() as f64;
             }
@@ -403,7 +404,9 @@ impl<'a> Evaluator<'a> {
             ),
         };
         // DESIGN §4: kbps = bits * fps / 1000 / frames.
-        let flag_kbps = flags * self.switch.flag_bits * fps / 1000.0 / frames.len().max(1) as f64;
+        let flag_kbps = (flags * self.switch.flag_bits + scale_bits) * fps
+            / 1000.0
+            / frames.len().max(1) as f64;
         Ok(EvalRow {
             sequence,
             class,

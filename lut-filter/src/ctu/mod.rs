@@ -7,12 +7,18 @@
 //! 1 for off, 2 for all on, 2 plus one per CTU for adaptive ([`MODE_FLAGS`]).
 //!
 //! [`decide_among`] extends the choice to several candidate filters (e.g. the models of
-//! neighbouring QP ranges): one per picture, or one per CTU.
+//! neighbouring QP ranges): one per picture, or one per CTU. [`scale_residual`] lets the
+//! encoder scale a component's correction by a coded factor ([`fit_scale`]).
 
 use crate::picture::{Plane, Sample};
 
 mod among;
+mod scale;
 pub use among::{CandidateDecision, CandidateMode, decide_among};
+pub use scale::{
+    CtuResidualStats, SCALE_CODE_BITS, SCALE_MAX, SCALE_ONE, SCALE_SHIFT, ctu_residual_stats,
+    fit_scale, scale_residual,
+};
 
 /// Flags counted for each picture-level mode (off, all on, adaptive without its CTU flags).
 pub const MODE_FLAGS: [f64; 3] = [1.0, 2.0, 2.0];
@@ -69,6 +75,14 @@ pub enum CtuError {
         off: usize,
         /// Length of `on`.
         on: usize,
+    },
+    /// Planes that must have the same size differ.
+    #[error("planes of {}x{} and {}x{} samples", want.0, want.1, got.0, got.1)]
+    PlaneSizes {
+        /// Width and height of the first plane.
+        want: (usize, usize),
+        /// Width and height of the one that differs.
+        got: (usize, usize),
     },
     /// [`decide_among`] needs 1 to 255 candidates.
     #[error("{count} candidates, need 1 to 255")]
