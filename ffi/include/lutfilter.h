@@ -25,7 +25,22 @@
 /**
  * Minor version of the C API: grows when functions or constants are added compatibly.
  */
-#define LUTF_API_MINOR 1
+#define LUTF_API_MINOR 2
+
+/**
+ * Fraction bits of the residual factor: the factor is `k / (1 << LUTF_SCALE_SHIFT)`.
+ */
+#define LUTF_SCALE_SHIFT 4
+
+/**
+ * The factor code that leaves the correction unchanged (1.0).
+ */
+#define LUTF_SCALE_ONE 16
+
+/**
+ * The largest factor code (31 / 16); codes 0..31 fit in 5 bits.
+ */
+#define LUTF_SCALE_MAX 31
 
 /**
  * Flag of `lutf_open_file`: read the whole file into memory instead of memory-mapping it
@@ -860,6 +875,110 @@ lutf_status lutf_ctu_rdo_u8(const struct lutf_plane *org,
                             uint64_t *ssd_off,
                             uint64_t *ssd_on,
                             struct lutf_ctu_decision *decision);
+
+/**
+ * Per-CTU statistics of the least-squares residual factor for one component:
+ * `dot[i] = sum (org - rec) * (filtered - rec)` and `energy[i] = sum (filtered - rec)^2` over
+ * CTU `i`. Planes and CTU arrays as in `lutf_ctu_ssd_i16`. Added in API 1.2.
+ *
+ * # Safety
+ * As `lutf_ctu_ssd_i16`; `dot` and `energy` must be NULL (not wanted) or address `n_ctus`
+ * writable values.
+ */
+lutf_status lutf_ctu_residual_stats_i16(const struct lutf_plane *org,
+                                        const struct lutf_plane *rec,
+                                        const struct lutf_plane *filtered,
+                                        int32_t ctu_size,
+                                        int32_t n_ctus,
+                                        int64_t *dot,
+                                        uint64_t *energy);
+
+/**
+ * `lutf_ctu_residual_stats_i16` for `uint16_t` samples.
+ *
+ * # Safety
+ * As `lutf_ctu_residual_stats_i16`.
+ */
+lutf_status lutf_ctu_residual_stats_u16(const struct lutf_plane *org,
+                                        const struct lutf_plane *rec,
+                                        const struct lutf_plane *filtered,
+                                        int32_t ctu_size,
+                                        int32_t n_ctus,
+                                        int64_t *dot,
+                                        uint64_t *energy);
+
+/**
+ * `lutf_ctu_residual_stats_i16` for `uint8_t` samples.
+ *
+ * # Safety
+ * As `lutf_ctu_residual_stats_i16`.
+ */
+lutf_status lutf_ctu_residual_stats_u8(const struct lutf_plane *org,
+                                       const struct lutf_plane *rec,
+                                       const struct lutf_plane *filtered,
+                                       int32_t ctu_size,
+                                       int32_t n_ctus,
+                                       int64_t *dot,
+                                       uint64_t *energy);
+
+/**
+ * The least-squares factor code over the CTUs whose `mask[i]` is not 0 (e.g. the flags of
+ * `lutf_ctu_decide`): `round(16 * sum dot / sum energy)`, clamped to 0..`LUTF_SCALE_MAX`;
+ * `LUTF_SCALE_ONE` when no CTU counts or their energy is 0. With several candidate filters
+ * (`lutf_ctu_decide_among`), pass per CTU the statistics of the candidate that CTU uses.
+ * Added in API 1.2.
+ *
+ * # Safety
+ * `dot`, `energy` and `mask` must address `n_ctus` readable values; `k` must be writable.
+ */
+lutf_status lutf_fit_scale(const int64_t *dot,
+                           const uint64_t *energy,
+                           const uint8_t *mask,
+                           int32_t n_ctus,
+                           int32_t *k);
+
+/**
+ * Scales the filter's correction in place: every sample of `filtered` (a plane of `rec`'s size
+ * at `filtered_stride`, holding `lutf_filter_*`'s output) becomes
+ * `clip(rec + ((k * (filtered - rec) + 8) >> 4), 0, (1 << bit_depth) - 1)`, with `>>` an
+ * arithmetic shift; `k = LUTF_SCALE_ONE` leaves it unchanged. Encoder and decoder call it with
+ * the coded `k` before applying CTU flags. `filtered` must not overlap `rec`
+ * (`LUTF_ERR_ALIASING`). Added in API 1.2.
+ *
+ * # Safety
+ * `rec` must be NULL or a readable plane descriptor as in `lutf_picture` (`int16_t` samples);
+ * `filtered` must address `filtered_stride * (height - 1) + width` writable samples that no
+ * one else accesses during the call.
+ */
+lutf_status lutf_scale_residual_i16(const struct lutf_plane *rec,
+                                    int16_t *filtered,
+                                    intptr_t filtered_stride,
+                                    int32_t k,
+                                    int32_t bit_depth);
+
+/**
+ * `lutf_scale_residual_i16` for `uint16_t` samples.
+ *
+ * # Safety
+ * As `lutf_scale_residual_i16`.
+ */
+lutf_status lutf_scale_residual_u16(const struct lutf_plane *rec,
+                                    uint16_t *filtered,
+                                    intptr_t filtered_stride,
+                                    int32_t k,
+                                    int32_t bit_depth);
+
+/**
+ * `lutf_scale_residual_i16` for `uint8_t` samples.
+ *
+ * # Safety
+ * As `lutf_scale_residual_i16`.
+ */
+lutf_status lutf_scale_residual_u8(const struct lutf_plane *rec,
+                                   uint8_t *filtered,
+                                   intptr_t filtered_stride,
+                                   int32_t k,
+                                   int32_t bit_depth);
 
 /**
  * `lutf_filter_i16` for a picture of slice type `slice_type` (one of `lutf_slice_type`; VTM:

@@ -25,6 +25,7 @@ mod candidates;
 mod context;
 mod filter;
 mod rdo;
+mod scale;
 mod slice;
 mod status;
 mod types;
@@ -33,6 +34,7 @@ pub use candidates::*;
 pub use context::*;
 pub use filter::*;
 pub use rdo::*;
+pub use scale::*;
 pub use slice::*;
 pub use status::*;
 pub use types::*;
@@ -43,7 +45,7 @@ pub use types::*;
 pub const LUTF_API_MAJOR: u32 = 1;
 
 /// Minor version of the C API: grows when functions or constants are added compatibly.
-pub const LUTF_API_MINOR: u32 = 1;
+pub const LUTF_API_MINOR: u32 = 2;
 
 /// Returns the C API version of the linked library as `major << 16 | minor`.
 #[unsafe(no_mangle)]

@@ -69,6 +69,23 @@ unsafe fn ssd<T: Sample>(
     ctu_size: i32,
     n_ctus: i32,
 ) -> FfiResult<(Vec<u64>, Vec<u64>)> {
+    // SAFETY: forwarded caller guarantees.
+    let ([o, r, f], ctu) = unsafe { ctu_planes::<T>(org, rec, filtered, ctu_size, n_ctus) }?;
+    Ok(ctu::ctu_ssd(&o, &r, &f, ctu))
+}
+
+/// Checks three plane descriptors of one size (original, reconstruction, filtered), the CTU
+/// size and the CTU count, and views the planes.
+///
+/// # Safety
+/// The plane guarantees of `lutf_ctu_ssd_i16`; the views must not outlive the call.
+pub(crate) unsafe fn ctu_planes<'a, T: Sample>(
+    org: *const lutf_plane,
+    rec: *const lutf_plane,
+    filtered: *const lutf_plane,
+    ctu_size: i32,
+    n_ctus: i32,
+) -> FfiResult<([lut_filter::Plane<'a, T>; 3], usize)> {
     let mut checked: Vec<CheckedPlane<T>> = Vec::with_capacity(3);
     for (p, name) in [
         (org, "original"),
@@ -100,16 +117,18 @@ unsafe fn ssd<T: Sample>(
             format!("n_ctus is {n_ctus}, a {w}x{h} plane has {n} CTUs of {ctu}x{ctu}"),
         ));
     }
-    // SAFETY: each plane was checked (non-NULL, aligned, size in bounds) and addresses `len`
-    // readable samples not written during the call (caller guarantee). Outputs are written only
-    // after these slices are dropped, from owned buffers.
-    let [o, r, f] = [0, 1, 2].map(|i| unsafe { checked[i].slice() });
-    let [so, sr, sf] = [0, 1, 2].map(|i| checked[i].stride);
-    let plane = |i: usize| {
-        lut_filter::Plane::new([o, r, f][i], [so, sr, sf][i], w, h)
+    let view = |p: &CheckedPlane<T>| {
+        // SAFETY: each plane was checked (non-NULL, aligned, size in bounds) and addresses
+        // `len` readable samples not written during the call (caller guarantee); the views
+        // live no longer than the call.
+        let s = unsafe { p.slice() };
+        lut_filter::Plane::new(s, p.stride, w, h)
             .map_err(|e| Failure::new(LUTF_ERR_SIZE, e.to_string()))
     };
-    Ok(ctu::ctu_ssd(&plane(0)?, &plane(1)?, &plane(2)?, ctu))
+    Ok((
+        [view(&checked[0])?, view(&checked[1])?, view(&checked[2])?],
+        ctu,
+    ))
 }
 
 /// Copies `n` elements of a caller array into a vector, element by element with unaligned

@@ -425,6 +425,42 @@ static void test_rdo(const picture_buf *src, const plane_buf filtered[3]) {
             EXPECT(lutf_ctu_decide_among(ssd_off, two, 0, n, 30.0, 1.0, choice, &cd),
                    LUTF_ERR_INVALID_ARGUMENT);
         }
+        {
+            /* Residual scaling (API 1.2): statistics, least-squares factor over the CTUs
+             * kept on, and the scaled plane sample by sample against the formula. */
+            int64_t dot[64];
+            uint64_t energy[64];
+            uint8_t all[64];
+            int32_t k = -1, k_one = -1;
+            plane_buf scaled;
+            EXPECT(lutf_ctu_residual_stats_i16(&po, &pr, &pf, ctu, n, dot, energy), LUTF_OK);
+            for (i = 0; i < n; i++) all[i] = 1;
+            EXPECT(lutf_fit_scale(dot, energy, all, n, &k), LUTF_OK);
+            CHECK(k >= 0 && k <= LUTF_SCALE_MAX);
+            for (i = 0; i < n; i++) all[i] = 0;
+            EXPECT(lutf_fit_scale(dot, energy, all, n, &k_one), LUTF_OK);
+            CHECK(k_one == LUTF_SCALE_ONE);
+            plane_init(&scaled, rec->width, rec->height, 0, 0);
+            for (y = 0; y < rec->height; y++)
+                for (x = 0; x < rec->width; x++) *at(&scaled, x, y) = *at(&filtered[c], x, y);
+            EXPECT(lutf_scale_residual_i16(&pr, scaled.origin, scaled.stride, LUTF_SCALE_ONE,
+                                           BIT_DEPTH),
+                   LUTF_OK);
+            CHECK(planes_equal(&scaled, &filtered[c]));
+            k = 11; /* 11/16: a factor that changes most corrections */
+            EXPECT(lutf_scale_residual_i16(&pr, scaled.origin, scaled.stride, k, BIT_DEPTH),
+                   LUTF_OK);
+            for (y = 0; y < rec->height; y++)
+                for (x = 0; x < rec->width; x++) {
+                    int r = *at(rec, x, y), d = *at(&filtered[c], x, y) - r;
+                    int v = r + ((k * d + 8) >> LUTF_SCALE_SHIFT);
+                    v = v < 0 ? 0 : v > 1023 ? 1023 : v;
+                    CHECK(*at(&scaled, x, y) == v);
+                }
+            EXPECT(lutf_scale_residual_i16(&pr, scaled.origin, scaled.stride, 32, BIT_DEPTH),
+                   LUTF_ERR_INVALID_ARGUMENT);
+            plane_free(&scaled);
+        }
         plane_free(&org);
     }
 }
