@@ -20,6 +20,9 @@ pub const FORMAT_MINOR: u32 = 1;
 /// Minor version written when some model is meant for intra or inter pictures only (the
 /// description's `pictures` key). 1.1 readers ignore the key and select by QP alone.
 pub const FORMAT_MINOR_PICTURES: u32 = 2;
+/// Minor version written when some spatial node uses a pattern beyond DESIGN §2's s, d, y (the
+/// lines `l` and `x`). Readers before 1.3 refuse such a file (unknown pattern).
+pub const FORMAT_MINOR_PATTERNS: u32 = 3;
 /// Metadata keys.
 pub mod keys {
     /// Format name.

@@ -149,6 +149,11 @@ pub enum Pattern {
     D,
     /// Y-shaped: (0,0) (1,1) (1,2) (2,1).
     Y,
+    /// Line: (0,0) (0,1) (0,2) (0,3); with rotations a cross of reach 3 (format 1.3).
+    L,
+    /// Diagonal line: (0,0) (1,1) (2,2) (3,3); with rotations both diagonals, reach 3
+    /// (format 1.3).
+    X,
 }
 
 impl Pattern {
@@ -158,7 +163,23 @@ impl Pattern {
             Pattern::S => [(0, 0), (0, 1), (1, 0), (1, 1)],
             Pattern::D => [(0, 0), (0, 2), (2, 0), (2, 2)],
             Pattern::Y => [(0, 0), (1, 1), (1, 2), (2, 1)],
+            Pattern::L => [(0, 0), (0, 1), (0, 2), (0, 3)],
+            Pattern::X => [(0, 0), (1, 1), (2, 2), (3, 3)],
         }
+    }
+
+    /// Every pattern.
+    pub const ALL: [Pattern; 5] = [Pattern::S, Pattern::D, Pattern::Y, Pattern::L, Pattern::X];
+
+    /// The pattern named `name` ([`Pattern::name`]).
+    pub fn from_name(name: &str) -> Option<Pattern> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Whether the pattern is one of DESIGN §2's (s, d, y); the lines `l` and `x` are this
+    /// project's extension (container format 1.3).
+    pub fn is_design(self) -> bool {
+        matches!(self, Pattern::S | Pattern::D | Pattern::Y)
     }
 
     /// The taps rotated by `r` quarter turns: r=1 maps (di, dj) to (dj, -di), and so on.
@@ -172,6 +193,8 @@ impl Pattern {
             Pattern::S => "s",
             Pattern::D => "d",
             Pattern::Y => "y",
+            Pattern::L => "l",
+            Pattern::X => "x",
         }
     }
 }
@@ -505,6 +528,26 @@ pub mod presets {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn line_patterns_reach_three_and_round_trip_by_name() {
+        for p in Pattern::ALL {
+            assert_eq!(Pattern::from_name(p.name()), Some(p));
+            assert_eq!(p.taps()[0], (0, 0), "{p:?}: the first tap is the anchor");
+        }
+        assert_eq!(Pattern::from_name("w"), None);
+        assert!(Pattern::S.is_design() && !Pattern::L.is_design() && !Pattern::X.is_design());
+        // With 4 rotations: l covers the cross of reach 3, x both diagonals.
+        let cover = |p: Pattern| -> std::collections::BTreeSet<(i32, i32)> {
+            (0..4).flat_map(|r| p.rotated_taps(r)).collect()
+        };
+        let cross: std::collections::BTreeSet<(i32, i32)> =
+            (-3..=3).flat_map(|k| [(0, k), (k, 0)]).collect();
+        assert_eq!(cover(Pattern::L), cross);
+        let diagonals: std::collections::BTreeSet<(i32, i32)> =
+            (-3..=3).flat_map(|k| [(k, k), (k, -k)]).collect();
+        assert_eq!(cover(Pattern::X), diagonals);
+    }
     use super::*;
 
     #[test]

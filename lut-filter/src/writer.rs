@@ -7,9 +7,10 @@ use safetensors::Dtype;
 
 use crate::Error;
 use crate::container::{
-    Container, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_MINOR_PICTURES, FORMAT_NAME, keys,
+    Container, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_MINOR_PATTERNS, FORMAT_MINOR_PICTURES,
+    FORMAT_NAME, keys,
 };
-use crate::description::{ContainerDescription, ModelDescription};
+use crate::description::{ContainerDescription, ModelDescription, Node};
 use crate::plan::{RequiredKind, RequiredTensor, check_description, required_tensors};
 
 /// A tensor to write: element type, shape, little-endian bytes.
@@ -114,7 +115,15 @@ impl ContainerWriter {
     pub fn to_bytes_unchecked(&self, version: Option<&str>) -> Result<Vec<u8>, Error> {
         let description = serde_json::to_string(&self.description)
             .map_err(|e| Error::Description(e.to_string()))?;
-        let minor = if self.description.models.iter().all(|m| m.pictures.is_all()) {
+        let models = &self.description.models;
+        let minor = if models.iter().any(|m| {
+            m.nodes.iter().any(|n| match n {
+                Node::Spatial(s) => s.patterns.iter().any(|p| !p.is_design()),
+                _ => false,
+            })
+        }) {
+            FORMAT_MINOR_PATTERNS
+        } else if models.iter().all(|m| m.pictures.is_all()) {
             FORMAT_MINOR
         } else {
             FORMAT_MINOR_PICTURES

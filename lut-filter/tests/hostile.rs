@@ -923,3 +923,44 @@ fn points_csv_round_trip_keeps_a_sequence_named_with_a_hash() {
     let back = parse_points_csv(&write_points_csv(&points)).expect("parses back");
     assert_eq!(back, points);
 }
+
+/// The line patterns `l` and `x` (this project's extension of DESIGN §2): a container using
+/// them says format 1.3, keeps them in its description, and a 1.2 reader's view of such a
+/// description (an unknown pattern) is refused with a clear error rather than misread.
+#[test]
+fn line_patterns_write_format_1_3() {
+    let mut m = tiny_model("lines");
+    if let Node::Spatial(s) = &mut m.nodes[0] {
+        s.patterns = vec![Pattern::S, Pattern::L, Pattern::X];
+        s.rotations = 4;
+    }
+    let mut w = ContainerWriter::new();
+    w.add_model(m, |req| vec![1; req.shape.iter().product()])
+        .unwrap();
+    let bytes = w.to_bytes().unwrap();
+    let c = Container::from_bytes(bytes.clone()).unwrap();
+    assert_eq!(c.version(), "1.3");
+    let Node::Spatial(s) = &c.description().models[0].nodes[0] else {
+        panic!("a spatial node")
+    };
+    assert_eq!(s.patterns, [Pattern::S, Pattern::L, Pattern::X]);
+    // Without them the version stays 1.1.
+    let mut w = ContainerWriter::new();
+    w.add_model(tiny_model("y"), |req| vec![1; req.shape.iter().product()])
+        .unwrap();
+    assert_eq!(
+        Container::from_bytes(w.to_bytes().unwrap())
+            .unwrap()
+            .version(),
+        "1.1"
+    );
+    // A pattern this build does not know is an error naming it.
+    let mut bytes = bytes;
+    let at = bytes
+        .windows(5)
+        .position(|w| w == br#"\"x\""#)
+        .expect("the pattern in the header's description");
+    bytes[at + 2] = b'q';
+    let err = Container::from_bytes(bytes).unwrap_err().to_string();
+    assert!(err.contains("`q`"), "{err}");
+}

@@ -47,6 +47,11 @@ pub struct FitArgs {
     /// `none` for chroma models that read their own plane only.
     #[arg(long, value_delimiter = ',', default_value = "luma,chroma")]
     cross: Vec<String>,
+    /// Patterns of every spatial stage, 1 to 3 (comma-separated): s, d, y (DESIGN §2), l (a
+    /// line of 4 taps) and x (a diagonal line of 4 taps); l and x need format 1.3 readers.
+    /// The luma models of the default use s,l,x (docs/fit.md, "Patterns").
+    #[arg(long, value_delimiter = ',', default_value = "s,d,y")]
+    patterns: Vec<String>,
     /// Components to fit (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "y,u,v")]
     components: Vec<Component>,
@@ -94,8 +99,17 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             .map(|s| super::finetune::parse_range(s))
             .collect::<anyhow::Result<_>>()?
     };
+    let patterns = args
+        .patterns
+        .iter()
+        .map(|p| {
+            lut_filter::Pattern::from_name(p.trim())
+                .ok_or_else(|| anyhow::anyhow!("--patterns '{p}': expected s, d, y, l or x"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let opts = FitOptions {
         cross,
+        patterns,
         layout,
         stages: args.stages,
         lambda: args.lambda,

@@ -71,7 +71,7 @@ pub fn random_model(rng: &mut ChaCha8Rng, name: &str, component: Component) -> M
         } else {
             (Sampling::Same, in_luma)
         };
-        let mut patterns = vec![Pattern::S, Pattern::D, Pattern::Y];
+        let mut patterns = Pattern::ALL.to_vec();
         patterns.shuffle(rng);
         patterns.truncate(rng.gen_range(1..=3));
         nodes.push(Node::Spatial(SpatialNode {
