@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Retrains the shipped default model (data/default.lut) from scratch on ../shared/data:
-#   1. least-squares fit of the 18 single-stage models for every picture (chroma models also
-#      read luma and the other chroma plane),
-#   2. LUT-aware fine-tuning of the six luma models,
-#   3. pruning by access counts,
-#   4. the same three steps for 18 models of inter pictures only (P/B slices of the
-#      random-access streams; chroma models read their own plane only), added beside the
-#      first 18: the runtime takes them for inter pictures when the caller gives the slice
-#      type,
+#   1. least-squares fit of the 12 single-stage chroma models for every picture (they also
+#      read luma and the other chroma plane), pruned by access counts;
+#   2. least-squares fit of the 6 luma models for every picture with patterns s, l, x
+#      (docs/fit.md, "Patterns"), LUT-aware fine-tuning, pruning;
+#   3. the same for 18 models of inter pictures only (P/B slices of the random-access
+#      streams; chroma models read their own plane only), added beside the first 18: the
+#      runtime takes them for inter pictures when the caller gives the slice type,
 # then measures it on the validation split (data/default-benchmark/).
 # Usage: scripts/retrain-default.sh [WORKDIR]   (intermediate containers go to WORKDIR,
 # default target/retrain). Deterministic: the same corpus gives the same bytes.
@@ -20,25 +19,41 @@ stamp() { echo "[$(( $(date +%s) - start )) s] $*" >&2; }
 
 cargo build --release -p lut-build
 bin=target/release/lut-build
+ridge=(--lambda 10000 --level-lambda 500000)
+tune=(--components y --iterations 300 --lr 0.001)
 
-stamp "fit"
-"$bin" fit --out "$work/fit.lut" --lambda 10000 --level-lambda 500000 --cross luma,chroma
-stamp "finetune (luma)"
-"$bin" finetune --lut "$work/fit.lut" --out "$work/ft.lut" --components y --iterations 300 --lr 0.001
-stamp "prune"
-"$bin" prune --in "$work/ft.lut" --out "$work/all.lut"
-cp "$work/fit.fit.json" data/default.fit.json
-cp "$work/ft.finetune.json" data/default.finetune.json
+# models: fit, (fine-tune luma,) prune. $1 = name, $2 = pictures, rest = fit options.
+models() {
+  local name=$1 pictures=$2
+  shift 2
+  stamp "fit $name ($pictures pictures)"
+  "$bin" fit --out "$work/$name-fit.lut" "${ridge[@]}" --pictures "$pictures" "$@"
+  local pruned_from="$work/$name-fit.lut"
+  if [[ $name == y* ]]; then
+    stamp "finetune $name"
+    "$bin" finetune --lut "$work/$name-fit.lut" --out "$work/$name-ft.lut" "${tune[@]}"
+    pruned_from="$work/$name-ft.lut"
+  fi
+  stamp "prune $name"
+  "$bin" prune --in "$pruned_from" --out "$work/$name.lut"
+}
 
-stamp "fit (inter pictures)"
-"$bin" fit --out "$work/inter-fit.lut" --lambda 10000 --level-lambda 500000 --cross none --pictures inter
-stamp "finetune (inter luma)"
-"$bin" finetune --lut "$work/inter-fit.lut" --out "$work/inter-ft.lut" --components y --iterations 300 --lr 0.001
-stamp "prune (inter)"
-"$bin" prune --in "$work/inter-ft.lut" --out "$work/inter.lut"
-cp "$work/inter-fit.fit.json" data/default-inter.fit.json
-cp "$work/inter-ft.finetune.json" data/default-inter.finetune.json
-"$bin" merge --base "$work/all.lut" --take "$work/inter.lut" --components y,u,v --add --out data/default.lut
+models uv all --components u,v --cross luma,chroma
+models y all --components y --patterns s,l,x
+models uv-inter inter --components u,v --cross none
+models y-inter inter --components y --patterns s,l,x
+cp "$work/uv-fit.fit.json" data/default.fit.json
+cp "$work/y-fit.fit.json" data/default-luma.fit.json
+cp "$work/y-ft.finetune.json" data/default.finetune.json
+cp "$work/uv-inter-fit.fit.json" data/default-inter.fit.json
+cp "$work/y-inter-fit.fit.json" data/default-inter-luma.fit.json
+cp "$work/y-inter-ft.finetune.json" data/default-inter.finetune.json
+
+# Order of the models in the file: chroma for every picture, chroma for inter pictures, luma
+# for every picture, luma for inter pictures.
+"$bin" merge --base "$work/uv.lut" --take "$work/uv-inter.lut" --components u,v --add --out "$work/chroma.lut"
+"$bin" merge --base "$work/y.lut" --take "$work/y-inter.lut" --components y --add --out "$work/luma.lut"
+"$bin" merge --base "$work/chroma.lut" --take "$work/luma.lut" --components y --out data/default.lut
 stamp "built data/default.lut ($(stat -c %s data/default.lut) bytes); rebuilding lut-filter to embed it"
 cargo build --release -p lut-filter -p lut-build
 stamp "benchmark (validation split)"

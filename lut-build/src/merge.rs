@@ -2,7 +2,7 @@
 //! (e.g. a 2-stage luma model with the default chroma models). Tables are copied byte for byte.
 
 use lut_filter::plan::{RequiredKind, required_tensors};
-use lut_filter::{Component, ContainerWriter, ModelDescription};
+use lut_filter::{Component, ContainerWriter, ModelDescription, Pictures};
 
 use crate::compact::{CompactError, Source};
 
@@ -45,14 +45,31 @@ pub fn merge(
     components: &[Component],
     keep_base: bool,
 ) -> Result<ContainerWriter, CompactError> {
+    merge_selected(base, take, components, None, keep_base)
+}
+
+/// [`merge`] restricted to the models of `components` meant for `pictures` (`None`: any):
+/// only those of `base` are replaced (or, with `keep_base`, kept beside), only those of
+/// `take` are taken. E.g. `Some(Pictures::Inter)` replaces a container's inter luma models
+/// and keeps its luma models for every picture.
+pub fn merge_selected(
+    base: &Source,
+    take: &Source,
+    components: &[Component],
+    pictures: Option<Pictures>,
+    keep_base: bool,
+) -> Result<ContainerWriter, CompactError> {
+    let selected = |d: &ModelDescription| {
+        components.contains(&d.component) && pictures.is_none_or(|p| d.pictures == p)
+    };
     let mut writer = ContainerWriter::new();
     for desc in &base.container().description().models {
-        if keep_base || !components.contains(&desc.component) {
+        if keep_base || !selected(desc) {
             copy_model(&mut writer, base, desc)?;
         }
     }
     for desc in &take.container().description().models {
-        if components.contains(&desc.component) {
+        if selected(desc) {
             copy_model(&mut writer, take, desc)?;
         }
     }

@@ -332,3 +332,63 @@ fn merge_takes_the_selected_components_byte_for_byte() {
         }
     }
 }
+
+#[test]
+fn merge_can_swap_the_models_of_one_kind_of_picture() {
+    use lut_filter::Pictures;
+    let mark = |bytes: Vec<u8>, pictures: Pictures, suffix: &str| -> Source {
+        let src = Source::from_bytes(bytes).unwrap();
+        let mut w = lut_filter::ContainerWriter::new();
+        for m in &src.container().description().models {
+            let mut d = m.clone();
+            d.pictures = pictures;
+            d.name = format!("{}{suffix}", d.name);
+            w.add_model(d, |req| {
+                let old = req
+                    .name
+                    .replacen(&format!("{}{suffix}", m.name), &m.name, 1);
+                src.i8_tensor(&old).unwrap().to_vec()
+            })
+            .unwrap();
+        }
+        Source::from_bytes(w.to_bytes().unwrap()).unwrap()
+    };
+    let all =
+        Source::from_bytes(random_models(3, &[(Component::Y, 1), (Component::U, 1)])).unwrap();
+    let inter_old = mark(
+        random_models(4, &[(Component::Y, 1)]),
+        Pictures::Inter,
+        "-old",
+    );
+    let inter_new = mark(
+        random_models(5, &[(Component::Y, 1)]),
+        Pictures::Inter,
+        "-new",
+    );
+    let base = lut_build::merge::merge(&all, &inter_old, &[Component::Y], true).unwrap();
+    let base = Source::from_bytes(base.to_bytes().unwrap()).unwrap();
+    let swapped = lut_build::merge::merge_selected(
+        &base,
+        &inter_new,
+        &[Component::Y],
+        Some(Pictures::Inter),
+        false,
+    )
+    .unwrap();
+    let names: Vec<String> = swapped
+        .description()
+        .models
+        .iter()
+        .map(|m| m.name.clone())
+        .collect();
+    assert_eq!(names, ["y-1", "u-1", "y-1-new"]);
+    let out = Source::from_bytes(swapped.to_bytes().unwrap()).unwrap();
+    for req in lut_filter::plan::required_tensors(&out.container().description().models[2]) {
+        if req.kind == lut_filter::plan::RequiredKind::Table {
+            assert_eq!(
+                out.i8_tensor(&req.name).unwrap(),
+                inter_new.i8_tensor(&req.name).unwrap()
+            );
+        }
+    }
+}

@@ -1,5 +1,5 @@
-//! The containers the project ships (`data/default.lut`, `data/ladder/*.lut`) open, validate,
-//! and serve every component at the codec QPs with models for every picture and, for inter
+//! The containers the project ships (`data/default.lut`, `data/ladder/*.lut`) open, validate
+//! (format 1.3), and serve every component at the codec QPs with models for every picture and, for inter
 //! pictures, with their inter models.
 
 use std::path::PathBuf;
@@ -25,7 +25,8 @@ fn shipped_containers_select_by_qp_and_slice_type() {
     assert!(files.len() >= 3, "{files:?}");
     for path in files {
         let c = Container::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(c.version(), "1.2", "{}", path.display());
+        // 1.3: their luma models use the line patterns l and x (docs/fit.md, "Patterns").
+        assert_eq!(c.version(), "1.3", "{}", path.display());
         for comp in Component::ALL {
             for qp in 17..=52 {
                 let all = c.select(comp, qp).expect("a model for every picture");
@@ -52,4 +53,24 @@ fn embedded_default_is_the_shipped_file() {
     let file = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/default.lut"))
         .unwrap();
     assert_eq!(lut_filter::default_model::bytes(), file.as_slice());
+}
+
+/// The luma models of the default read the line patterns s, l, x; its chroma models the
+/// patterns of DESIGN §2.
+#[test]
+fn default_luma_uses_the_line_patterns() {
+    use lut_filter::{Node, Pattern};
+    let c = lut_filter::default_model::open().unwrap();
+    for m in &c.description().models {
+        for n in &m.nodes {
+            if let Node::Spatial(s) = n {
+                let want: &[Pattern] = if m.component == Component::Y {
+                    &[Pattern::S, Pattern::L, Pattern::X]
+                } else {
+                    &[Pattern::S, Pattern::D, Pattern::Y]
+                };
+                assert_eq!(s.patterns, want, "{} {}", m.name, s.name);
+            }
+        }
+    }
 }

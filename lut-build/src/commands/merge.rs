@@ -24,6 +24,12 @@ pub struct MergeArgs {
     /// names must differ.
     #[arg(long)]
     add: bool,
+    /// Only the models of --components meant for these pictures are replaced (or added) and
+    /// taken: `all` (models for every picture), `intra` or `inter`. E.g. `--pictures inter`
+    /// swaps a container's inter luma models and keeps its luma models for every picture.
+    /// Default: every model of --components.
+    #[arg(long, value_enum)]
+    pictures: Option<super::fit::PicturesArg>,
     /// Container to write (atomically).
     #[arg(long, value_name = "LUT")]
     out: PathBuf,
@@ -35,8 +41,14 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
         Source::read(&args.base).with_context(|| format!("opening {}", args.base.display()))?;
     let take =
         Source::read(&args.take).with_context(|| format!("opening {}", args.take.display()))?;
-    let writer =
-        lut_build::merge::merge(&base, &take, &args.components, args.add).context("merging")?;
+    let writer = lut_build::merge::merge_selected(
+        &base,
+        &take,
+        &args.components,
+        args.pictures.map(Into::into),
+        args.add,
+    )
+    .context("merging")?;
     let bytes = writer.to_bytes().context("validating the result")?;
     lut_filter::io::write_atomic(&args.out, &bytes)
         .with_context(|| format!("writing {}", args.out.display()))?;
