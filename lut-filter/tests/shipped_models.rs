@@ -55,16 +55,17 @@ fn embedded_default_is_the_shipped_file() {
     assert_eq!(lut_filter::default_model::bytes(), file.as_slice());
 }
 
-/// The luma models of the default read the line patterns s, l, x; its chroma models the
-/// patterns of DESIGN §2.
+/// The default's luma models and its own-plane inter chroma models read the line patterns
+/// (s, l, x); its cross-component chroma models for every picture the patterns of DESIGN §2.
 #[test]
-fn default_luma_uses_the_line_patterns() {
+fn default_uses_the_line_patterns_where_they_were_measured() {
     use lut_filter::{Node, Pattern};
     let c = lut_filter::default_model::open().unwrap();
     for m in &c.description().models {
+        let lines = m.component == Component::Y || m.pictures == Pictures::Inter;
         for n in &m.nodes {
             if let Node::Spatial(s) = n {
-                let want: &[Pattern] = if m.component == Component::Y {
+                let want: &[Pattern] = if lines {
                     &[Pattern::S, Pattern::L, Pattern::X]
                 } else {
                     &[Pattern::S, Pattern::D, Pattern::Y]
