@@ -115,10 +115,35 @@ pub fn ctu_ssd<T: Sample>(
             .all(|p| (p.width(), p.height()) == (w, h)),
         "planes of different sizes"
     );
-    let cols = w.div_ceil(ctu);
     let n = ctu_count(w, h, ctu);
     let (mut off, mut on) = (vec![0u64; n], vec![0u64; n]);
-    for y in 0..h {
+    for_each_ctu_segment(org, rec, filtered, ctu, |i, co, cr, cf| {
+        let sq = |a: &[T]| -> u64 {
+            co.iter()
+                .zip(a)
+                .map(|(&x, &y)| {
+                    let d = i64::from(x.to_i32() - y.to_i32());
+                    (d * d) as u64
+                })
+                .sum()
+        };
+        off[i] += sq(cr);
+        on[i] += sq(cf);
+    });
+    (off, on)
+}
+
+/// Calls `f(ctu, org, rec, filtered)` for each row segment of each CTU (`ctu` its raster
+/// index; the three slices of equal length), row by row. The planes have one size.
+pub(crate) fn for_each_ctu_segment<T: Sample>(
+    org: &Plane<'_, T>,
+    rec: &Plane<'_, T>,
+    filtered: &Plane<'_, T>,
+    ctu: usize,
+    mut f: impl FnMut(usize, &[T], &[T], &[T]),
+) {
+    let cols = org.width().div_ceil(ctu);
+    for y in 0..org.height() {
         let (ro, rr, rf) = (org.row(y), rec.row(y), filtered.row(y));
         let base = (y / ctu) * cols;
         for (c, ((co, cr), cf)) in ro
@@ -127,20 +152,9 @@ pub fn ctu_ssd<T: Sample>(
             .zip(rf.chunks(ctu))
             .enumerate()
         {
-            let sq = |a: &[T]| -> u64 {
-                co.iter()
-                    .zip(a)
-                    .map(|(&x, &y)| {
-                        let d = i64::from(x.to_i32() - y.to_i32());
-                        (d * d) as u64
-                    })
-                    .sum()
-            };
-            off[base + c] += sq(cr);
-            on[base + c] += sq(cf);
+            f(base + c, co, cr, cf);
         }
     }
-    (off, on)
 }
 
 /// The decision from per-CTU SSDs (see the module docs).

@@ -12,7 +12,7 @@
 //! per-CTU correlations with [`ctu_residual_stats`] and fits `k` by least squares over the CTUs
 //! its on/off decision keeps ([`fit_scale`]); `docs/vtm-integration.md` §6b shows the loop.
 
-use super::{CtuError, ctu_count};
+use super::{CtuError, ctu_count, for_each_ctu_segment};
 use crate::picture::{Plane, PlaneMut, Sample};
 
 /// Fraction bits of the factor: `s = k / 2^SCALE_SHIFT`.
@@ -55,31 +55,21 @@ pub fn ctu_residual_stats<T: Sample>(
             value: 0.0,
         });
     }
-    let cols = w.div_ceil(ctu);
     let n = ctu_count(w, h, ctu);
     let mut stats = CtuResidualStats {
         dot: vec![0; n],
         energy: vec![0; n],
     };
-    for y in 0..h {
-        let (ro, rr, rf) = (org.row(y), rec.row(y), filtered.row(y));
-        let base = (y / ctu) * cols;
-        for (c, ((co, cr), cf)) in ro
-            .chunks(ctu)
-            .zip(rr.chunks(ctu))
-            .zip(rf.chunks(ctu))
-            .enumerate()
-        {
-            let (mut dot, mut energy) = (0i64, 0u64);
-            for ((&o, &r), &f) in co.iter().zip(cr).zip(cf) {
-                let d = i64::from(f.to_i32() - r.to_i32());
-                dot += d * i64::from(o.to_i32() - r.to_i32());
-                energy += (d * d) as u64;
-            }
-            stats.dot[base + c] += dot;
-            stats.energy[base + c] += energy;
+    for_each_ctu_segment(org, rec, filtered, ctu, |i, co, cr, cf| {
+        let (mut dot, mut energy) = (0i64, 0u64);
+        for ((&o, &r), &f) in co.iter().zip(cr).zip(cf) {
+            let d = i64::from(f.to_i32() - r.to_i32());
+            dot += d * i64::from(o.to_i32() - r.to_i32());
+            energy += (d * d) as u64;
         }
-    }
+        stats.dot[i] += dot;
+        stats.energy[i] += energy;
+    });
     Ok(stats)
 }
 
