@@ -94,7 +94,8 @@ impl CtuSwitch {
             let (w, h) = recon.plane_size(c);
             let ctu = if c == 0 { self.ctu } else { self.ctu / 2 }.max(1);
             let plain: Vec<&[u16]> = filtered.iter().map(|f| f.plane(c)).collect();
-            let mut best = self.decide(original, recon, c, ctu, &plain, lambda);
+            let plain_ssds = self.ssds(original, recon, c, ctu, &plain);
+            let mut best = self.decide(&plain_ssds, lambda);
             let mut best_extra = (0.0, 0.0);
             let mut scaled: Vec<Vec<u16>> = Vec::new();
             if self.residual_scale {
@@ -113,7 +114,7 @@ impl CtuSwitch {
                 // correction helps (right for CTU flags). The cheapest decision wins.
                 let weight = lambda * self.flag_bits;
                 let extra = (1.0, SCALE_CODE_BITS);
-                let helped = self.helped(original, recon, c, ctu, &plain);
+                let helped = helped_ctus(&plain_ssds);
                 let kept = if best.ctus_on() > 0 {
                     best.choice.clone()
                 } else {
@@ -140,11 +141,12 @@ impl CtuSwitch {
                             })
                             .collect();
                         let refs: Vec<&[u16]> = trial.iter().map(Vec::as_slice).collect();
-                        let d = self.decide(original, recon, c, ctu, &refs, lambda);
+                        let ssds = self.ssds(original, recon, c, ctu, &refs);
+                        let d = self.decide(&ssds, lambda);
                         choice = if by_decision {
                             d.choice.clone()
                         } else {
-                            self.helped(original, recon, c, ctu, &refs)
+                            helped_ctus(&ssds)
                         };
                         if d.ctus_on() > 0
                             && d.cost + weight * extra.0 + lambda * extra.1
@@ -184,44 +186,11 @@ impl CtuSwitch {
         }
     }
 
-    /// The decision among `candidates` (planes of component `c`) over `recon`.
-    fn decide(
-        &self,
-        original: &Picture10,
-        recon: &Picture10,
-        c: usize,
-        ctu: usize,
-        candidates: &[&[u16]],
-        lambda: f64,
-    ) -> CandidateDecision {
-        let (off, on) = self.ssds(original, recon, c, ctu, candidates);
-        let on_refs: Vec<&[u64]> = on.iter().map(Vec::as_slice).collect();
-        decide_among(&off, &on_refs, lambda, self.flag_bits)
+    /// The decision among the candidates whose per-CTU SSDs are `ssds`.
+    fn decide(&self, ssds: &CtuSsds, lambda: f64) -> CandidateDecision {
+        let on_refs: Vec<&[u64]> = ssds.on.iter().map(Vec::as_slice).collect();
+        decide_among(&ssds.off, &on_refs, lambda, self.flag_bits)
             .expect("lambda and flag bits are finite and >= 0, 1 to 255 candidates")
-    }
-
-    /// Per CTU, the candidate with the lowest SSD where it beats the reconstruction (1-based,
-    /// as [`CandidateDecision::choice`]), else 0.
-    fn helped(
-        &self,
-        original: &Picture10,
-        recon: &Picture10,
-        c: usize,
-        ctu: usize,
-        candidates: &[&[u16]],
-    ) -> Vec<u8> {
-        let (off, on) = self.ssds(original, recon, c, ctu, candidates);
-        (0..off.len())
-            .map(|i| {
-                let (k, best) = on
-                    .iter()
-                    .enumerate()
-                    .map(|(k, s)| (k, s[i]))
-                    .min_by_key(|&(_, s)| s)
-                    .expect("at least one candidate");
-                if best < off[i] { (k + 1) as u8 } else { 0 }
-            })
-            .collect()
     }
 
     /// Per-CTU SSD of the reconstruction and of each candidate.
@@ -232,7 +201,7 @@ impl CtuSwitch {
         c: usize,
         ctu: usize,
         candidates: &[&[u16]],
-    ) -> (Vec<u64>, Vec<Vec<u64>>) {
+    ) -> CtuSsds {
         let (w, h) = recon.plane_size(c);
         let (o, r) = (view(original, c), view(recon, c));
         let mut off = Vec::new();
@@ -245,8 +214,31 @@ impl CtuSwitch {
                 f_ssd
             })
             .collect();
-        (off, on)
+        CtuSsds { off, on }
     }
+}
+
+/// Per-CTU SSDs of one component: the reconstruction's and each candidate's.
+struct CtuSsds {
+    off: Vec<u64>,
+    on: Vec<Vec<u64>>,
+}
+
+/// Per CTU, the candidate with the lowest SSD where it beats the reconstruction (1-based, as
+/// [`CandidateDecision::choice`]), else 0.
+fn helped_ctus(ssds: &CtuSsds) -> Vec<u8> {
+    (0..ssds.off.len())
+        .map(|i| {
+            let (k, best) = ssds
+                .on
+                .iter()
+                .enumerate()
+                .map(|(k, s)| (k, s[i]))
+                .min_by_key(|&(_, s)| s)
+                .expect("at least one candidate");
+            if best < ssds.off[i] { (k + 1) as u8 } else { 0 }
+        })
+        .collect()
 }
 
 fn view(p: &Picture10, c: usize) -> lut_filter::Plane<'_, u16> {
