@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Retrains the shipped default model (data/default.lut) from scratch on ../shared/data:
 #   1. least-squares fit of the 12 single-stage chroma models for every picture (they also
-#      read luma and the other chroma plane), pruned by access counts;
+#      read luma and the other chroma plane; patterns s, l, x), pruned by access counts;
 #   2. least-squares fit of the 6 luma models for every picture with patterns s, l, x
 #      (docs/fit.md, "Patterns"), LUT-aware fine-tuning, pruning;
 #   3. the same for 18 models of inter pictures only (P/B slices of the random-access
 #      streams; chroma models read their own plane only, patterns s, l, x), added beside the
-#      first 18: the
-#      runtime takes them for inter pictures when the caller gives the slice type,
+#      first 18: the runtime takes them for inter pictures when the caller gives the slice type,
 # then measures it on the validation split (data/default-benchmark/).
 # Usage: scripts/retrain-default.sh [WORKDIR]   (intermediate containers go to WORKDIR,
 # default target/retrain). Deterministic: the same corpus gives the same bytes.
@@ -39,7 +38,7 @@ models() {
   "$bin" prune --in "$pruned_from" --out "$work/$name.lut"
 }
 
-models uv all --components u,v --cross luma,chroma
+models uv all --components u,v --cross luma,chroma --patterns s,l,x
 models y all --components y --patterns s,l,x
 models uv-inter inter --components u,v --cross none --patterns s,l,x
 models y-inter inter --components y --patterns s,l,x

@@ -55,23 +55,34 @@ fn embedded_default_is_the_shipped_file() {
     assert_eq!(lut_filter::default_model::bytes(), file.as_slice());
 }
 
-/// The default's luma models and its own-plane inter chroma models read the line patterns
-/// (s, l, x); its cross-component chroma models for every picture the patterns of DESIGN §2.
+/// Every spatial node of the default reads the patterns s, l, x (docs/fit.md, "Patterns"):
+/// luma, the own-plane inter chroma models, and the cross-component chroma models for every
+/// picture, whose three nodes read their own plane, luma and the other chroma plane.
 #[test]
 fn default_uses_the_line_patterns_where_they_were_measured() {
     use lut_filter::{Node, Pattern};
     let c = lut_filter::default_model::open().unwrap();
     for m in &c.description().models {
-        let lines = m.component == Component::Y || m.pictures == Pictures::Inter;
+        let mut inputs = Vec::new();
         for n in &m.nodes {
             if let Node::Spatial(s) = n {
-                let want: &[Pattern] = if lines {
-                    &[Pattern::S, Pattern::L, Pattern::X]
-                } else {
-                    &[Pattern::S, Pattern::D, Pattern::Y]
-                };
-                assert_eq!(s.patterns, want, "{} {}", m.name, s.name);
+                assert_eq!(
+                    s.patterns,
+                    [Pattern::S, Pattern::L, Pattern::X],
+                    "{} {}",
+                    m.name,
+                    s.name
+                );
+                inputs.push(s.input.as_str());
             }
         }
+        inputs.sort_unstable();
+        let want: &[&str] = match (m.component, m.pictures) {
+            (Component::Y, _) => &["in.y"],
+            (Component::U, Pictures::Inter) => &["in.u"],
+            (Component::V, Pictures::Inter) => &["in.v"],
+            (Component::U | Component::V, _) => &["in.u", "in.v", "in.y"],
+        };
+        assert_eq!(inputs, want, "{}", m.name);
     }
 }
