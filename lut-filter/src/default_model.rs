@@ -2,9 +2,9 @@
 //!
 //! `data/default.lut`: one single-stage LUT model (4 rotations; DFC tables) per component and
 //! per slice-QP range (six ranges from 0-22 to 43-63), fitted by least squares on the train
-//! split of the shared corpus; luma models read patterns s, l, x (the square and two line
-//! patterns, format 1.3), chroma models s, d, y and also luma (chroma from luma) and the other
-//! chroma plane; luma tables fine-tuned, all pruned. Beside them, models for inter pictures
+//! split of the shared corpus; every model reads patterns s, l, x (the square and two line
+//! patterns, format 1.3), chroma models also luma (chroma from luma) and the other chroma
+//! plane; luma tables fine-tuned, all pruned. Beside them, models for inter pictures
 //! only (luma and own-plane chroma, patterns s, l, x), which [`Container::select_for`] takes
 //! for P/B pictures. Rebuilt by `scripts/retrain-default.sh` (provenance in `data/default*.fit.json`
 //! and `data/default*.finetune.json`, measurements in `data/MODEL.md`). It is not yet the
