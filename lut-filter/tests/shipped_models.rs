@@ -59,7 +59,7 @@ fn embedded_default_is_the_shipped_file() {
 /// luma, the own-plane inter chroma models, and the cross-component chroma models for every
 /// picture, whose three nodes read their own plane, luma and the other chroma plane.
 #[test]
-fn default_uses_the_line_patterns_where_they_were_measured() {
+fn every_default_model_reads_the_line_patterns_and_its_planes() {
     use lut_filter::{Node, Pattern};
     let c = lut_filter::default_model::open().unwrap();
     for m in &c.description().models {
