@@ -5,7 +5,7 @@
 #   2. least-squares fit of the 6 luma models for every picture with patterns s, l, x
 #      (docs/fit.md, "Patterns"), LUT-aware fine-tuning, pruning;
 #   3. the same for 18 models of inter pictures only (P/B slices of the random-access
-#      streams; chroma models read their own plane only, patterns s, l, x), added beside the
+#      streams; U reads its own plane, V also luma and U; patterns s, l, x), added beside the
 #      first 18: the runtime takes them for inter pictures when the caller gives the slice type,
 # then measures it on the validation split (data/default-benchmark/).
 # Usage: scripts/retrain-default.sh [WORKDIR]   (intermediate containers go to WORKDIR,
@@ -40,12 +40,14 @@ models() {
 
 models uv all --components u,v --cross luma,chroma --patterns s,l,x
 models y all --components y --patterns s,l,x
-models uv-inter inter --components u,v --cross none --patterns s,l,x
+models u-inter inter --components u --cross none --patterns s,l,x
+models v-inter inter --components v --cross luma,chroma --patterns s,l,x
 models y-inter inter --components y --patterns s,l,x
 cp "$work/uv-fit.fit.json" data/default.fit.json
 cp "$work/y-fit.fit.json" data/default-luma.fit.json
 cp "$work/y-ft.finetune.json" data/default.finetune.json
-cp "$work/uv-inter-fit.fit.json" data/default-inter.fit.json
+cp "$work/u-inter-fit.fit.json" data/default-inter-u.fit.json
+cp "$work/v-inter-fit.fit.json" data/default-inter-v.fit.json
 cp "$work/y-inter-fit.fit.json" data/default-inter-luma.fit.json
 cp "$work/y-inter-ft.finetune.json" data/default-inter.finetune.json
 
@@ -53,7 +55,8 @@ cp "$work/y-inter-ft.finetune.json" data/default-inter.finetune.json
 # inter pictures, chroma for inter pictures.
 "$bin" merge --base "$work/uv.lut" --take "$work/y.lut" --components y --out "$work/all.lut"
 "$bin" merge --base "$work/all.lut" --take "$work/y-inter.lut" --components y --add --out "$work/with-inter-luma.lut"
-"$bin" merge --base "$work/with-inter-luma.lut" --take "$work/uv-inter.lut" --components u,v --add --out data/default.lut
+"$bin" merge --base "$work/with-inter-luma.lut" --take "$work/u-inter.lut" --components u --add --out "$work/with-inter-u.lut"
+"$bin" merge --base "$work/with-inter-u.lut" --take "$work/v-inter.lut" --components v --add --out data/default.lut
 stamp "built data/default.lut ($(stat -c %s data/default.lut) bytes); rebuilding lut-filter to embed it"
 cargo build --release -p lut-filter -p lut-build
 stamp "benchmark (validation split)"

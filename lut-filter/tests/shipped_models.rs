@@ -56,8 +56,9 @@ fn embedded_default_is_the_shipped_file() {
 }
 
 /// Every spatial node of the default reads the patterns s, l, x (docs/fit.md, "Patterns"):
-/// luma, the own-plane inter chroma models, and the cross-component chroma models for every
-/// picture, whose three nodes read their own plane, luma and the other chroma plane.
+/// luma, the inter U models (own plane), and the cross-component chroma models for every
+/// picture and for inter V, whose three nodes read their own plane, luma and the other chroma
+/// plane.
 #[test]
 fn every_default_model_reads_the_line_patterns_and_its_planes() {
     use lut_filter::{Node, Pattern};
@@ -80,7 +81,6 @@ fn every_default_model_reads_the_line_patterns_and_its_planes() {
         let want: &[&str] = match (m.component, m.pictures) {
             (Component::Y, _) => &["in.y"],
             (Component::U, Pictures::Inter) => &["in.u"],
-            (Component::V, Pictures::Inter) => &["in.v"],
             (Component::U | Component::V, _) => &["in.u", "in.v", "in.y"],
         };
         assert_eq!(inputs, want, "{}", m.name);
