@@ -5,8 +5,10 @@
 //! split of the shared corpus; every model reads patterns s, l, x (the square and two line
 //! patterns, format 1.3), chroma models also luma (chroma from luma) and the other chroma
 //! plane; luma tables fine-tuned, all pruned. Beside them, models for inter pictures
-//! only (luma, own-plane U, and V reading V, luma and U), which [`Container::select_for`] takes for P/B pictures. Rebuilt by `scripts/retrain-default.sh` (provenance in `data/default*.fit.json`
-//! and `data/default*.finetune.json`, measurements in `data/MODEL.md`). It is not yet the
+//! only (luma, own-plane U, and V reading V, luma and U), which [`Container::select_for`]
+//! takes for P/B pictures. Rebuilt by `scripts/retrain-default.sh` (provenance in
+//! `data/default*.fit.json` and `data/default*.finetune.json`, measurements in
+//! `data/MODEL.md`). It is not yet the
 //! network-trained model of the training issue.
 //!
 //! `lut-build identity` still writes the zero-residual identity container used by tests.
