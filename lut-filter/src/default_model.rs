@@ -8,8 +8,7 @@
 //! only (luma, own-plane U, and V reading V, luma and U), which [`Container::select_for`]
 //! takes for P/B pictures. Rebuilt by `scripts/retrain-default.sh` (provenance in
 //! `data/default*.fit.json` and `data/default*.finetune.json`, measurements in
-//! `data/MODEL.md`). It is not yet the
-//! network-trained model of the training issue.
+//! `data/MODEL.md`). It is not yet the network-trained model of the training issue.
 //!
 //! `lut-build identity` still writes the zero-residual identity container used by tests.
 
