@@ -94,6 +94,26 @@ pub struct FitOptions {
     pub cross: Vec<CrossSource>,
     /// The pictures the models are fitted on and meant for (all, intra or inter).
     pub pictures: Pictures,
+    /// How the squared errors of different pictures are weighed against each other.
+    pub weighting: Weighting,
+}
+
+/// Weight of each picture's squared errors in the least-squares objective.
+///
+/// BD-rate averages per-picture PSNRs, and to first order a picture's PSNR gain is
+/// `-10 / ln 10 * dSSE / SSE`: a picture whose reconstruction is already good counts as much as
+/// a poor one. Plain least squares ([`Weighting::Samples`]) lets the pictures with the largest
+/// errors (high QP, large pictures, difficult content) dominate the fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Weighting {
+    /// Every sampled position weighs the same (plain mean squared error).
+    #[default]
+    Samples,
+    /// Each picture's squared errors are divided by its unfiltered sum of squared errors: to
+    /// first order, the fit maximises the sum of the pictures' PSNR gains.
+    Picture,
+    /// Divided by its unfiltered mean squared error: the PSNR gains weighted by picture area.
+    Area,
 }
 
 impl Default for FitOptions {
@@ -114,6 +134,7 @@ impl Default for FitOptions {
             quantile: 0.999,
             cross: Vec::new(),
             pictures: Pictures::All,
+            weighting: Weighting::Samples,
         }
     }
 }
@@ -354,6 +375,7 @@ pub fn fit_cascade(
                 .collect()
         })
         .collect();
+    let weights = picture_weights(&remaining, pairs, opts.step, opts.weighting);
     let mut input = StageInput {
         maps: pairs.iter().map(|p| p.recon.to_vec()).collect(),
         fb: sample_fb,
@@ -411,23 +433,25 @@ pub fn fit_cascade(
                     let mut entries: Vec<(usize, f64)> = Vec::with_capacity(64 * views.len());
                     for &(p, y) in chunk {
                         let pair = &pairs[p];
+                        let wp = weights[p];
                         for x in (0..pair.width).step_by(opts.step) {
                             gather(p, y, x, &mut entries);
                             match vector {
                                 Some(v) => {
                                     let av: f64 = entries.iter().map(|&(j, a)| a * v[j]).sum();
+                                    let av = wp * av;
                                     for &(j, a) in &entries {
                                         out[j] += a * av;
                                     }
                                 }
                                 None => {
                                     for &(j, a) in &entries {
-                                        out[j] += a * a;
+                                        out[j] += wp * a * a;
                                     }
                                 }
                             }
                             if want_rhs {
-                                let t = remaining[p][y * pair.width + x];
+                                let t = wp * remaining[p][y * pair.width + x];
                                 for &(j, a) in &entries {
                                     rhs[j] += a * t;
                                 }
@@ -640,6 +664,52 @@ pub fn fit_cascade(
         tables,
         train_mse,
     }
+}
+
+/// Per-picture weights of the squared errors ([`Weighting`]), scaled so that their mean over
+/// the sampled positions is 1 (the ridge keeps its meaning).
+fn picture_weights(
+    residual: &[Vec<f64>],
+    pairs: &[PlanePair<'_>],
+    step: usize,
+    weighting: Weighting,
+) -> Vec<f64> {
+    // A picture whose reconstruction is (nearly) lossless gets the weight of MSE 0.01.
+    const MSE_FLOOR: f64 = 0.01;
+    let stats: Vec<(f64, f64)> = residual
+        .iter()
+        .zip(pairs)
+        .map(|(r, p)| {
+            let (mut sse, mut n) = (0.0, 0.0);
+            for y in (0..p.height).step_by(step) {
+                for x in (0..p.width).step_by(step) {
+                    let v = r[y * p.width + x];
+                    sse += v * v;
+                    n += 1.0;
+                }
+            }
+            (sse, n)
+        })
+        .collect();
+    let raw: Vec<f64> = stats
+        .iter()
+        .map(|&(sse, n)| {
+            let mse = (sse / n.max(1.0)).max(MSE_FLOOR);
+            match weighting {
+                Weighting::Samples => 1.0,
+                Weighting::Picture => 1.0 / (mse * n.max(1.0)),
+                Weighting::Area => 1.0 / mse,
+            }
+        })
+        .collect();
+    let total: f64 = stats.iter().map(|s| s.1).sum();
+    let weighted: f64 = raw.iter().zip(&stats).map(|(w, s)| w * s.1).sum();
+    let norm = if weighted > 0.0 {
+        total / weighted
+    } else {
+        1.0
+    };
+    raw.iter().map(|w| w * norm).collect()
 }
 
 /// Mean squared remaining residual over the sampled positions.

@@ -101,7 +101,7 @@ pub fn fit_models(
             let mut desc = fitted.description;
             desc.notes = format!(
                 "least-squares fit (lut-build fit) on {} {}train pictures with slice QP \
-                 {lo}..={hi}; {} stage(s), lambda {}, step {}{}",
+                 {lo}..={hi}; {} stage(s), lambda {}, step {}{}{}",
                 frames.len(),
                 match opts.pictures {
                     Pictures::All => "",
@@ -115,6 +115,10 @@ pub fn fit_models(
                     format!(", cross-component inputs {:?}", o.cross)
                 } else {
                     String::new()
+                },
+                match o.weighting {
+                    crate::fit::Weighting::Samples => String::new(),
+                    w => format!(", pictures weighted {w:?}"),
                 }
             );
             writer.add_model(desc, |req| fitted.tables[&req.name].clone())?;

@@ -1,7 +1,7 @@
 //! Least-squares fit (`lut_build::fit`): what the fit believes it explains is what the runtime
 //! computes from the written container, for plain and cross-component chroma models.
 
-use lut_build::fit::{CrossPlanes, CrossSource, FitOptions, PlanePair, fit_cascade};
+use lut_build::fit::{CrossPlanes, CrossSource, FitOptions, PlanePair, Weighting, fit_cascade};
 use lut_filter::{
     ChromaFormat, Component, Container, ContainerWriter, Picture, Plane, PlaneMut, TableLayout,
 };
@@ -184,4 +184,92 @@ fn luma_models_ignore_cross_sources() {
     let fitted = fit_cascade("y", Component::Y, [0, 63], &[pair], &opts, &|_, _| {});
     assert_eq!(fitted.description.nodes.len(), 1);
     assert_eq!(fitted.description.output.terms, ["s1.0"]);
+}
+
+/// A luma picture whose residual is `gain` times the sign of the horizontal gradient.
+fn edge_pair(seed: u64, w: usize, h: usize, gain: i64) -> (Vec<u16>, Vec<u16>) {
+    let mut rng = Rng(seed);
+    let recon: Vec<u16> = (0..w * h).map(|_| 200 + rng.below(600) as u16).collect();
+    let orig = (0..w * h)
+        .map(|i| {
+            let x = i % w;
+            let right = if x + 1 < w { recon[i + 1] } else { recon[i] };
+            let g = (i64::from(right) - i64::from(recon[i])).signum();
+            (i64::from(recon[i]) + gain * g).clamp(0, 1023) as u16
+        })
+        .collect();
+    (recon, orig)
+}
+
+/// MSE of the container's luma output against `orig`, run by the runtime.
+fn luma_mse(container: &Container, recon: &[u16], orig: &[u16], w: usize, h: usize) -> f64 {
+    let pic = Picture::new(
+        Plane::new(recon, w, w, h).unwrap(),
+        None,
+        None,
+        ChromaFormat::Yuv400,
+        10,
+    )
+    .unwrap();
+    let model = container.select(Component::Y, 30).expect("a luma model");
+    let mut out = recon.to_vec();
+    model
+        .filter_plane(&pic, &mut PlaneMut::new(&mut out, w, w, h).unwrap())
+        .unwrap();
+    let se: f64 = out
+        .iter()
+        .zip(orig)
+        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+        .sum();
+    se / out.len() as f64
+}
+
+#[test]
+fn picture_weighting_counts_every_pictures_relative_error() {
+    // Two pictures want opposite corrections of the same edges: a large one (residual +-12)
+    // and a small one (residual -+3, a sixteenth of the first's squared error per sample).
+    let (w, h) = (32, 32);
+    let big = edge_pair(5, w, h, 12);
+    let small = edge_pair(9, w, h, -3);
+    let pairs = [&big, &small].map(|(recon, orig)| PlanePair {
+        recon,
+        orig,
+        width: w,
+        height: h,
+        cross: CrossPlanes::default(),
+    });
+    let fit = |weighting| {
+        let opts = FitOptions {
+            lambda: 1.0,
+            level_lambda: 50.0,
+            iterations: 30,
+            step: 1,
+            weighting,
+            ..FitOptions::default()
+        };
+        let fitted = fit_cascade("y", Component::Y, [0, 63], &pairs, &opts, &|_, _| {});
+        let mut writer = ContainerWriter::new();
+        writer
+            .add_model(fitted.description, |req| fitted.tables[&req.name].clone())
+            .unwrap();
+        let c = Container::from_bytes(writer.to_bytes().unwrap()).unwrap();
+        let ratio = |(recon, orig): &(Vec<u16>, Vec<u16>), unfiltered: f64| {
+            luma_mse(&c, recon, orig, w, h) / unfiltered
+        };
+        (ratio(&big, 144.0), ratio(&small, 9.0))
+    };
+    let (big_plain, small_plain) = fit(Weighting::Samples);
+    let (big_pic, small_pic) = fit(Weighting::Picture);
+    eprintln!(
+        "MSE after / before: samples: big {big_plain:.3} small {small_plain:.3}; \
+         picture: big {big_pic:.3} small {small_pic:.3}"
+    );
+    // Plain least squares follows the big picture and makes the small one worse; weighting
+    // by picture moves the fit towards the small one, at the big one's expense.
+    assert!(small_plain > 1.0, "{small_plain}");
+    assert!(
+        small_pic < small_plain - 0.5,
+        "{small_pic} vs {small_plain}"
+    );
+    assert!(big_pic > big_plain, "{big_pic} vs {big_plain}");
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use lut_build::fit::{CrossSource, FitOptions};
+use lut_build::fit::{CrossSource, FitOptions, Weighting};
 use lut_build::pipeline::{self, DEFAULT_QP_RANGES};
 use lut_filter::{Component, TableLayout};
 
@@ -63,6 +63,12 @@ pub struct FitArgs {
     /// containers combine with `lut-build merge --add`; the runtime then selects by slice type.
     #[arg(long, value_enum, default_value_t = PicturesArg::All)]
     pictures: PicturesArg,
+    /// How pictures weigh against each other: `samples` (plain MSE: every sampled position
+    /// counts the same, so poor and large pictures dominate), `picture` (each picture's squared
+    /// errors divided by its unfiltered SSE: to first order the sum of the pictures' PSNR
+    /// gains, what BD-rate averages) or `area` (divided by its unfiltered MSE).
+    #[arg(long, value_enum, default_value_t = WeightingArg::Samples)]
+    weighting: WeightingArg,
     #[command(flatten)]
     corpus: CorpusArgs,
 }
@@ -117,6 +123,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         step: args.step.max(1),
         iterations: args.iterations,
         pictures: args.pictures.into(),
+        weighting: args.weighting.into(),
         ..FitOptions::default()
     };
     let train = args
@@ -181,6 +188,27 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `--weighting` of `lut-build fit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeightingArg {
+    /// Every sampled position weighs the same.
+    Samples,
+    /// Every picture's PSNR gain weighs the same.
+    Picture,
+    /// PSNR gains weighted by picture area.
+    Area,
+}
+
+impl From<WeightingArg> for Weighting {
+    fn from(w: WeightingArg) -> Self {
+        match w {
+            WeightingArg::Samples => Weighting::Samples,
+            WeightingArg::Picture => Weighting::Picture,
+            WeightingArg::Area => Weighting::Area,
+        }
+    }
 }
 
 /// `--pictures` of `lut-build fit`.
