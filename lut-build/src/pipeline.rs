@@ -101,7 +101,7 @@ pub fn fit_models(
             let mut desc = fitted.description;
             desc.notes = format!(
                 "least-squares fit (lut-build fit) on {} {}train pictures with slice QP \
-                 {lo}..={hi}; {} stage(s), lambda {}, step {}{}{}",
+                 {lo}..={hi}; {} stage(s), lambda {}, step {}{}{}{}",
                 frames.len(),
                 match opts.pictures {
                     Pictures::All => "",
@@ -119,6 +119,11 @@ pub fn fit_models(
                 match o.weighting {
                     crate::fit::Weighting::Samples => String::new(),
                     w => format!(", pictures weighted {w:?}"),
+                },
+                if c != Component::Y && o.colour_gain {
+                    ", colour-gain channel node c1"
+                } else {
+                    ""
                 }
             );
             writer.add_model(desc, |req| fitted.tables[&req.name].clone())?;

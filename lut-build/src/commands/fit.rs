@@ -69,6 +69,11 @@ pub struct FitArgs {
     /// gains, what BD-rate averages) or `area` (divided by its unfiltered MSE).
     #[arg(long, value_enum, default_value_t = WeightingArg::Samples)]
     weighting: WeightingArg,
+    /// Chroma models reading luma and the other chroma plane: add a channel node `c1` over
+    /// (l1.0, in.u, in.v) that scales the luma node's correction by a gain depending on the
+    /// local colour (docs/fit.md, "Colour gain").
+    #[arg(long)]
+    colour_gain: bool,
     #[command(flatten)]
     corpus: CorpusArgs,
 }
@@ -97,6 +102,11 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             cross.push(source);
         }
     }
+    anyhow::ensure!(
+        !args.colour_gain
+            || (cross.contains(&CrossSource::Luma) && cross.contains(&CrossSource::OtherChroma)),
+        "--colour-gain reads the luma node and both chroma planes: it needs --cross luma,chroma"
+    );
     let ranges: Vec<[i32; 2]> = if args.qp_ranges.is_empty() {
         DEFAULT_QP_RANGES.to_vec()
     } else {
@@ -124,6 +134,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         iterations: args.iterations,
         pictures: args.pictures.into(),
         weighting: args.weighting.into(),
+        colour_gain: args.colour_gain,
         ..FitOptions::default()
     };
     let train = args

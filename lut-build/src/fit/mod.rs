@@ -21,6 +21,8 @@ use lut_filter::tables::{DfcGeometry, NODES, REGULAR_ROWS, SpatialTable, for_eac
 use lut_filter::{Component, ModelDescription, Node, Pattern, Pictures, Sampling, TableLayout};
 use rayon::prelude::*;
 
+mod colour_gain;
+
 /// A training pair: one plane of a reconstruction and of its original, at the same bit depth.
 #[derive(Clone, Copy, Debug)]
 pub struct PlanePair<'a> {
@@ -96,6 +98,9 @@ pub struct FitOptions {
     pub pictures: Pictures,
     /// How the squared errors of different pictures are weighed against each other.
     pub weighting: Weighting,
+    /// Chroma models reading luma: add the colour-gain channel node `c1`, which scales the luma
+    /// node's correction by a gain that depends on the local colour (U, V).
+    pub colour_gain: bool,
 }
 
 /// Weight of each picture's squared errors in the least-squares objective.
@@ -135,6 +140,7 @@ impl Default for FitOptions {
             cross: Vec::new(),
             pictures: Pictures::All,
             weighting: Weighting::Samples,
+            colour_gain: false,
         }
     }
 }
@@ -389,6 +395,8 @@ pub fn fit_cascade(
     // Residual scale (10-bit codes per table unit), set by the first stage and shared by all.
     let mut c_native = 0.0f64;
     let phases = Sampling::DEFAULT_PHASES;
+    // The luma node's requantised feature map per pair (first stage, when it reads luma).
+    let mut luma_features: Vec<Vec<u8>> = Vec::new();
 
     for stage in 0..opts.stages {
         let mut views = vec![View::Stage];
@@ -599,14 +607,19 @@ pub fn fit_cascade(
         // Apply the quantised stage as the runtime does: its raw sums (1/256 units) give the
         // residual explained, and the stage node's sum the next stage's requantised input.
         let before: f64 = mse(&remaining, pairs, opts.step);
+        let luma_view = views
+            .iter()
+            .position(|&v| v == View::Cross(CrossSource::Luma));
         let mut next_maps = Vec::with_capacity(pairs.len());
         for (p, pair) in pairs.iter().enumerate() {
             let (w, h) = (pair.width, pair.height);
-            let rows: Vec<(Vec<u16>, Vec<f64>)> = (0..h)
+            type Row = (Vec<u16>, Vec<f64>, Vec<u8>);
+            let rows: Vec<Row> = (0..h)
                 .into_par_iter()
                 .map(|y| {
                     let mut feat = Vec::with_capacity(w);
                     let mut expl = Vec::with_capacity(w);
+                    let mut luma_feat = Vec::new();
                     for x in 0..w {
                         let mut sums = [0i64; 3];
                         for (vi, &v) in views.iter().enumerate() {
@@ -621,18 +634,26 @@ pub fn fit_cascade(
                         let total: i64 = sums.iter().sum();
                         feat.push(requantise(sums[0], terms) as u16);
                         expl.push(total as f64 / 256.0 * c_native);
+                        if let Some(l) = luma_view {
+                            luma_feat.push(requantise(sums[l], terms) as u8);
+                        }
                     }
-                    (feat, expl)
+                    (feat, expl, luma_feat)
                 })
                 .collect();
             let mut map = Vec::with_capacity(w * h);
-            for (y, (feat, expl)) in rows.into_iter().enumerate() {
+            let mut luma_map = Vec::new();
+            for (y, (feat, expl, luma_feat)) in rows.into_iter().enumerate() {
                 map.extend(feat);
+                luma_map.extend(luma_feat);
                 for (x, e) in expl.into_iter().enumerate() {
                     remaining[p][y * w + x] -= e;
                 }
             }
             next_maps.push(map);
+            if luma_view.is_some() {
+                luma_features.push(luma_map);
+            }
         }
         let after = mse(&remaining, pairs, opts.step);
         train_mse.push((before, after));
@@ -640,6 +661,38 @@ pub fn fit_cascade(
             maps: next_maps,
             fb: 4,
         };
+    }
+
+    if opts.colour_gain && !luma_features.is_empty() && cross.contains(&CrossSource::OtherChroma) {
+        let own_is_u = component == Component::U;
+        let gain = colour_gain::fit(
+            pairs,
+            own_is_u,
+            &luma_features,
+            &remaining,
+            &weights,
+            &work,
+            opts.step,
+            sample_fb,
+            opts.lambda,
+            c_native,
+        );
+        let before = mse(&remaining, pairs, opts.step);
+        for (p, pair) in pairs.iter().enumerate() {
+            let (us, vs) = colour_gain::uv(pair, own_is_u);
+            let l1 = &luma_features[p];
+            remaining[p].par_iter_mut().enumerate().for_each(|(i, r)| {
+                *r -= gain.raw(l1[i], us[i], vs[i], sample_fb) as f64 / 256.0 * c_native;
+            });
+        }
+        train_mse.push((before, mse(&remaining, pairs, opts.step)));
+        nodes.push(Node::Channel(lut_filter::description::ChannelNode {
+            name: "c1".into(),
+            inputs: ["l1.0".into(), "in.u".into(), "in.v".into()],
+            outputs: gain.outputs as u8,
+        }));
+        term_names.extend((0..gain.outputs).map(|k| format!("c1.{k}")));
+        tables.insert(format!("{name}/c1"), gain.table);
     }
 
     // The runtime's residual scale: c in 10-bit codes per table unit, in 16-bit fixed point.
