@@ -88,7 +88,9 @@ fn runtime_mse(container: &Container, s: &Synthetic) -> f64 {
     se / out.len() as f64
 }
 
-fn fit_u(s: &Synthetic, cross: Vec<CrossSource>) -> (Container, f64, f64) {
+/// Fits a U model on `s` and writes it: the container, and the training MSE before the fit and
+/// after its last part.
+fn fit_u(s: &Synthetic, cross: Vec<CrossSource>, colour_gain: bool) -> (Container, f64, f64) {
     let (cw, ch) = (s.w / 2, s.h / 2);
     let pair = PlanePair {
         recon: &s.u,
@@ -111,24 +113,30 @@ fn fit_u(s: &Synthetic, cross: Vec<CrossSource>) -> (Container, f64, f64) {
         iterations: 30,
         step: 1,
         cross,
+        colour_gain,
         ..FitOptions::default()
     };
     let fitted = fit_cascade("u", Component::U, [0, 63], &[pair], &opts, &|_, _| {});
+    let before = fitted.train_mse[0].0;
+    let after = fitted.train_mse.last().unwrap().1;
+    (written(fitted), before, after)
+}
+
+/// The fitted model as a container the runtime reads.
+fn written(fitted: lut_build::fit::FittedModel) -> Container {
     let mut writer = ContainerWriter::new();
     writer
         .add_model(fitted.description, |req| fitted.tables[&req.name].clone())
         .unwrap();
-    let container = Container::from_bytes(writer.to_bytes().unwrap()).unwrap();
-    let (before, after) = fitted.train_mse[0];
-    (container, before, after)
+    Container::from_bytes(writer.to_bytes().unwrap()).unwrap()
 }
 
 #[test]
 fn cross_component_fit_is_what_the_runtime_computes() {
     let s = synthetic(7, 48, 32);
-    let (own, before, own_after) = fit_u(&s, Vec::new());
+    let (own, before, own_after) = fit_u(&s, Vec::new(), false);
     let (cross, before2, cross_after) =
-        fit_u(&s, vec![CrossSource::Luma, CrossSource::OtherChroma]);
+        fit_u(&s, vec![CrossSource::Luma, CrossSource::OtherChroma], false);
     assert_eq!(before, before2);
     let own_rt = runtime_mse(&own, &s);
     let cross_rt = runtime_mse(&cross, &s);
@@ -247,12 +255,14 @@ fn picture_weighting_counts_every_pictures_relative_error() {
             weighting,
             ..FitOptions::default()
         };
-        let fitted = fit_cascade("y", Component::Y, [0, 63], &pairs, &opts, &|_, _| {});
-        let mut writer = ContainerWriter::new();
-        writer
-            .add_model(fitted.description, |req| fitted.tables[&req.name].clone())
-            .unwrap();
-        let c = Container::from_bytes(writer.to_bytes().unwrap()).unwrap();
+        let c = written(fit_cascade(
+            "y",
+            Component::Y,
+            [0, 63],
+            &pairs,
+            &opts,
+            &|_, _| {},
+        ));
         let ratio = |(recon, orig): &(Vec<u16>, Vec<u16>), unfiltered: f64| {
             luma_mse(&c, recon, orig, w, h) / unfiltered
         };
@@ -294,35 +304,9 @@ fn synthetic_colour(seed: u64, w: usize, h: usize) -> Synthetic {
 #[test]
 fn colour_gain_scales_the_luma_correction_by_colour() {
     let s = synthetic_colour(11, 64, 64);
-    let cross = vec![CrossSource::Luma, CrossSource::OtherChroma];
     let fit = |colour_gain| {
-        let (cw, ch) = (s.w / 2, s.h / 2);
-        let pair = PlanePair {
-            recon: &s.u,
-            orig: &s.u_orig,
-            width: cw,
-            height: ch,
-            cross: CrossPlanes {
-                luma: Some((&s.luma, s.w, s.h)),
-                other_chroma: Some(&s.v),
-            },
-        };
-        let opts = FitOptions {
-            lambda: 1.0,
-            level_lambda: 50.0,
-            iterations: 30,
-            step: 1,
-            cross: cross.clone(),
-            colour_gain,
-            ..FitOptions::default()
-        };
-        let fitted = fit_cascade("u", Component::U, [0, 63], &[pair], &opts, &|_, _| {});
-        let mut writer = ContainerWriter::new();
-        writer
-            .add_model(fitted.description, |req| fitted.tables[&req.name].clone())
-            .unwrap();
-        let c = Container::from_bytes(writer.to_bytes().unwrap()).unwrap();
-        let fit_after = fitted.train_mse.last().unwrap().1;
+        let cross = vec![CrossSource::Luma, CrossSource::OtherChroma];
+        let (c, _, fit_after) = fit_u(&s, cross, colour_gain);
         (runtime_mse(&c, &s), fit_after, c)
     };
     let (plain_rt, plain_fit, _) = fit(false);
