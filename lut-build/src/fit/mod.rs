@@ -733,15 +733,9 @@ fn picture_weights(
         .iter()
         .zip(pairs)
         .map(|(r, p)| {
-            let (mut sse, mut n) = (0.0, 0.0);
-            for y in (0..p.height).step_by(step) {
-                for x in (0..p.width).step_by(step) {
-                    let v = r[y * p.width + x];
-                    sse += v * v;
-                    n += 1.0;
-                }
-            }
-            (sse, n)
+            let mut sse = 0.0;
+            let n = add_sampled_squares(r, p, step, &mut sse);
+            (sse, n as f64)
         })
         .collect();
     let raw: Vec<f64> = stats
@@ -769,13 +763,21 @@ fn picture_weights(
 fn mse(remaining: &[Vec<f64>], pairs: &[PlanePair<'_>], step: usize) -> f64 {
     let (mut s, mut n) = (0.0, 0usize);
     for (r, p) in remaining.iter().zip(pairs) {
-        for y in (0..p.height).step_by(step) {
-            for x in (0..p.width).step_by(step) {
-                let v = r[y * p.width + x];
-                s += v * v;
-                n += 1;
-            }
-        }
+        n += add_sampled_squares(r, p, step, &mut s);
     }
     s / n.max(1) as f64
+}
+
+/// Adds the squares of `r` at the sampled positions of `p` to `sum`, in raster order; returns
+/// how many positions were sampled.
+fn add_sampled_squares(r: &[f64], p: &PlanePair<'_>, step: usize, sum: &mut f64) -> usize {
+    let mut n = 0;
+    for y in (0..p.height).step_by(step) {
+        for x in (0..p.width).step_by(step) {
+            let v = r[y * p.width + x];
+            *sum += v * v;
+            n += 1;
+        }
+    }
+    n
 }
