@@ -21,6 +21,28 @@ fn plane(p: &Picture10, c: Component) -> (&[u16], usize, usize) {
     }
 }
 
+/// The training pair of component `c` of a picture; a chroma pair carries the picture's luma and
+/// its other chroma plane as cross-component inputs.
+fn chroma_or_luma_pair(f: &crate::corpus::FramePair, c: Component) -> PlanePair<'_> {
+    let (recon, width, height) = plane(&f.reconstruction, c);
+    let (orig, _, _) = plane(&f.original, c);
+    let other = match c {
+        Component::Y => None,
+        Component::U => Some(Component::V),
+        Component::V => Some(Component::U),
+    };
+    PlanePair {
+        recon,
+        orig,
+        width,
+        height,
+        cross: CrossPlanes {
+            luma: other.map(|_| plane(&f.reconstruction, Component::Y)),
+            other_chroma: other.map(|o| plane(&f.reconstruction, o).0),
+        },
+    }
+}
+
 /// A summary line per fitted model.
 #[derive(Clone, Debug, Serialize)]
 pub struct FitSummary {
@@ -45,6 +67,8 @@ pub fn fit_models(
 ) -> Result<(ContainerWriter, Vec<FitSummary>), lut_filter::Error> {
     let mut writer = ContainerWriter::new();
     let mut summaries = Vec::new();
+    let mut shared: std::collections::HashMap<[i32; 2], crate::fit::FittedModel> =
+        std::collections::HashMap::new();
     for c in Component::ALL
         .into_iter()
         .filter(|c| components.contains(c))
@@ -58,28 +82,16 @@ pub fn fit_models(
             if frames.is_empty() {
                 continue;
             }
-            let pairs: Vec<PlanePair<'_>> = frames
-                .iter()
-                .map(|f| {
-                    let (recon, width, height) = plane(&f.reconstruction, c);
-                    let (orig, _, _) = plane(&f.original, c);
-                    let other = match c {
-                        Component::Y => None,
-                        Component::U => Some(Component::V),
-                        Component::V => Some(Component::U),
-                    };
-                    PlanePair {
-                        recon,
-                        orig,
-                        width,
-                        height,
-                        cross: CrossPlanes {
-                            luma: other.map(|_| plane(&f.reconstruction, Component::Y)),
-                            other_chroma: other.map(|o| plane(&f.reconstruction, o).0),
-                        },
-                    }
-                })
-                .collect();
+            let mut pairs: Vec<PlanePair<'_>> =
+                frames.iter().map(|f| chroma_or_luma_pair(f, c)).collect();
+            let other = match c {
+                Component::Y => None,
+                Component::U => Some(Component::V),
+                Component::V => Some(Component::U),
+            };
+            if let Some(o) = other.filter(|_| opts.shared_chroma) {
+                pairs.extend(frames.iter().map(|f| chroma_or_luma_pair(f, o)));
+            }
             let name = match opts.pictures {
                 Pictures::All => format!("{c}-qp{lo}-{hi}"),
                 p => format!("{c}-{}-qp{lo}-{hi}", p.name()),
@@ -89,19 +101,27 @@ pub fn fit_models(
                 // Chroma planes hold a quarter of the samples: sample them twice as densely.
                 o.step = (o.step / 2).max(1);
             }
-            let fitted = fit_cascade(&name, c, [lo, hi], &pairs, &o, &|s, i| {
-                progress(&name, s, i)
-            });
+            // A shared chroma model is fitted once, for U, and mirrored for V.
+            let mirrored = match c {
+                Component::V => shared.get(&[lo, hi]).and_then(|u| u.mirrored_chroma(&name)),
+                _ => None,
+            };
+            let fitted = match mirrored {
+                Some(m) => m,
+                None => fit_cascade(&name, c, [lo, hi], &pairs, &o, &|s, i| {
+                    progress(&name, s, i)
+                }),
+            };
             summaries.push(FitSummary {
                 model: name,
                 pictures: frames.len(),
                 train_mse: fitted.train_mse.clone(),
                 scale: fitted.description.output.scale,
             });
-            let mut desc = fitted.description;
+            let mut desc = fitted.description.clone();
             desc.notes = format!(
                 "least-squares fit (lut-build fit) on {} {}train pictures with slice QP \
-                 {lo}..={hi}; {} stage(s), lambda {}, step {}{}{}{}",
+                 {lo}..={hi}; {} stage(s), lambda {}, step {}{}{}{}{}",
                 frames.len(),
                 match opts.pictures {
                     Pictures::All => "",
@@ -124,9 +144,17 @@ pub fn fit_models(
                     ", colour-gain channel node c1"
                 } else {
                     ""
+                },
+                if other.is_some() && o.shared_chroma {
+                    ", shared by U and V (fitted on both planes' samples)"
+                } else {
+                    ""
                 }
             );
             writer.add_model(desc, |req| fitted.tables[&req.name].clone())?;
+            if c == Component::U && opts.shared_chroma {
+                shared.insert([lo, hi], fitted);
+            }
         }
     }
     Ok((writer, summaries))

@@ -333,3 +333,85 @@ fn colour_gain_scales_the_luma_correction_by_colour() {
     }
     assert!(d.output.terms.iter().any(|t| t == "c1.0"));
 }
+
+/// The container's output for component `c` of the 4:2:0 picture (`luma`, `u`, `v`).
+fn filtered(container: &Container, c: Component, s: &Synthetic, u: &[u16], v: &[u16]) -> Vec<u16> {
+    let (cw, ch) = (s.w / 2, s.h / 2);
+    let pic = Picture::new(
+        Plane::new(&s.luma, s.w, s.w, s.h).unwrap(),
+        Some(Plane::new(u, cw, cw, ch).unwrap()),
+        Some(Plane::new(v, cw, cw, ch).unwrap()),
+        ChromaFormat::Yuv420,
+        10,
+    )
+    .unwrap();
+    let model = container.select(c, 30).expect("a model for the component");
+    let mut out = if c == Component::U {
+        u.to_vec()
+    } else {
+        v.to_vec()
+    };
+    model
+        .filter_plane(&pic, &mut PlaneMut::new(&mut out, cw, cw, ch).unwrap())
+        .unwrap();
+    out
+}
+
+#[test]
+fn mirrored_chroma_filters_v_as_the_u_model_filters_u() {
+    // A U model with every kind of node (own plane, luma, other chroma, colour-gain channel).
+    let s = synthetic_colour(13, 48, 32);
+    let (cw, ch) = (s.w / 2, s.h / 2);
+    let pair = PlanePair {
+        recon: &s.u,
+        orig: &s.u_orig,
+        width: cw,
+        height: ch,
+        cross: CrossPlanes {
+            luma: Some((&s.luma, s.w, s.h)),
+            other_chroma: Some(&s.v),
+        },
+    };
+    let opts = FitOptions {
+        lambda: 1.0,
+        level_lambda: 50.0,
+        iterations: 10,
+        step: 1,
+        cross: vec![CrossSource::Luma, CrossSource::OtherChroma],
+        colour_gain: true,
+        ..FitOptions::default()
+    };
+    let u_model = fit_cascade("u-m", Component::U, [0, 63], &[pair], &opts, &|_, _| {});
+    let v_model = u_model.mirrored_chroma("v-m").expect("a chroma model");
+    assert!(v_model.mirrored_chroma("u-m").is_some());
+    let inputs = |m: &lut_build::fit::FittedModel| -> Vec<String> {
+        m.description
+            .nodes
+            .iter()
+            .flat_map(|n| match n {
+                lut_filter::Node::Spatial(s) => vec![s.input.clone()],
+                lut_filter::Node::Channel(c) => c.inputs.to_vec(),
+            })
+            .collect()
+    };
+    assert_eq!(
+        inputs(&u_model),
+        ["in.u", "in.y", "in.v", "l1.0", "in.u", "in.v"]
+    );
+    assert_eq!(
+        inputs(&v_model),
+        ["in.v", "in.y", "in.u", "l1.0", "in.v", "in.u"]
+    );
+    assert_eq!(v_model.description.component, Component::V);
+    let mut writer = ContainerWriter::new();
+    for m in [u_model, v_model] {
+        writer
+            .add_model(m.description, |req| m.tables[&req.name].clone())
+            .unwrap();
+    }
+    let both = Container::from_bytes(writer.to_bytes().unwrap()).unwrap();
+    // V of the picture with its chroma planes swapped is U of the original, sample for sample.
+    let u_out = filtered(&both, Component::U, &s, &s.u, &s.v);
+    assert_ne!(u_out, s.u, "the U model changes the picture");
+    assert_eq!(filtered(&both, Component::V, &s, &s.v, &s.u), u_out);
+}

@@ -74,6 +74,11 @@ pub struct FitArgs {
     /// local colour (docs/fit.md, "Colour gain").
     #[arg(long)]
     colour_gain: bool,
+    /// One chroma model per QP range for U and V alike, fitted on the samples of both planes
+    /// (U reading V as its other plane, and V reading U): twice the training samples of a
+    /// per-component fit, in the same fit time (docs/fit.md, "Shared chroma models").
+    #[arg(long)]
+    shared_chroma: bool,
     #[command(flatten)]
     corpus: CorpusArgs,
 }
@@ -135,6 +140,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         pictures: args.pictures.into(),
         weighting: args.weighting.into(),
         colour_gain: args.colour_gain,
+        shared_chroma: args.shared_chroma,
         ..FitOptions::default()
     };
     let train = args

@@ -101,6 +101,10 @@ pub struct FitOptions {
     /// Chroma models reading luma: add the colour-gain channel node `c1`, which scales the luma
     /// node's correction by a gain that depends on the local colour (U, V).
     pub colour_gain: bool,
+    /// Chroma models: fit one model per QP range on the samples of both chroma planes (U with V
+    /// as its other plane, and V with U) and use it for U and V alike
+    /// ([`FittedModel::mirrored_chroma`]): twice the training samples for each.
+    pub shared_chroma: bool,
 }
 
 /// Weight of each picture's squared errors in the least-squares objective.
@@ -141,6 +145,7 @@ impl Default for FitOptions {
             pictures: Pictures::All,
             weighting: Weighting::Samples,
             colour_gain: false,
+            shared_chroma: false,
         }
     }
 }
@@ -154,6 +159,50 @@ pub struct FittedModel {
     pub tables: std::collections::HashMap<String, Vec<i8>>,
     /// Training MSE (10-bit codes^2) before and after each stage, as the fit saw it.
     pub train_mse: Vec<(f64, f64)>,
+}
+
+impl FittedModel {
+    /// The same chroma model for the other chroma component, named `name`: every read of
+    /// `in.u` becomes `in.v` and the reverse, the tables are the same. A model fitted on
+    /// (own plane, other plane) pairs of both components ([`FitOptions::shared_chroma`]) serves
+    /// U and V alike this way. `None` for a luma model.
+    pub fn mirrored_chroma(&self, name: &str) -> Option<FittedModel> {
+        let component = match self.description.component {
+            Component::Y => return None,
+            Component::U => Component::V,
+            Component::V => Component::U,
+        };
+        let swap = |input: &mut String| {
+            *input = match input.as_str() {
+                "in.u" => "in.v".into(),
+                "in.v" => "in.u".into(),
+                _ => std::mem::take(input),
+            }
+        };
+        let mut description = self.description.clone();
+        description.component = component;
+        description.name = name.into();
+        for node in &mut description.nodes {
+            match node {
+                Node::Spatial(n) => swap(&mut n.input),
+                Node::Channel(n) => n.inputs.iter_mut().for_each(swap),
+            }
+        }
+        let old = format!("{}/", self.description.name);
+        let tables = self
+            .tables
+            .iter()
+            .map(|(k, v)| {
+                let rest = k.strip_prefix(&old).unwrap_or(k);
+                (format!("{name}/{rest}"), v.clone())
+            })
+            .collect();
+        Some(FittedModel {
+            description,
+            tables,
+            train_mse: self.train_mse.clone(),
+        })
+    }
 }
 
 /// The entries of one pattern's table as a block of the unknown vector.
