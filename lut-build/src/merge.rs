@@ -45,22 +45,26 @@ pub fn merge(
     components: &[Component],
     keep_base: bool,
 ) -> Result<ContainerWriter, CompactError> {
-    merge_selected(base, take, components, None, keep_base)
+    merge_selected(base, take, components, None, &[], keep_base)
 }
 
-/// [`merge`] restricted to the models of `components` meant for `pictures` (`None`: any):
-/// only those of `base` are replaced (or, with `keep_base`, kept beside), only those of
-/// `take` are taken. E.g. `Some(Pictures::Inter)` replaces a container's inter luma models
-/// and keeps its luma models for every picture.
+/// [`merge`] restricted to the models of `components` meant for `pictures` (`None`: any) whose
+/// slice-QP range is one of `qp_ranges` (empty: any): only those of `base` are replaced (or,
+/// with `keep_base`, kept beside), only those of `take` are taken. E.g. `Some(Pictures::Inter)`
+/// replaces a container's inter luma models and keeps its luma models for every picture;
+/// `&[[33, 37]]` replaces one QP range's models and keeps the others.
 pub fn merge_selected(
     base: &Source,
     take: &Source,
     components: &[Component],
     pictures: Option<Pictures>,
+    qp_ranges: &[[i32; 2]],
     keep_base: bool,
 ) -> Result<ContainerWriter, CompactError> {
     let selected = |d: &ModelDescription| {
-        components.contains(&d.component) && pictures.is_none_or(|p| d.pictures == p)
+        components.contains(&d.component)
+            && pictures.is_none_or(|p| d.pictures == p)
+            && (qp_ranges.is_empty() || qp_ranges.contains(&d.qp_range))
     };
     let mut writer = ContainerWriter::new();
     for desc in &base.container().description().models {

@@ -372,6 +372,7 @@ fn merge_can_swap_the_models_of_one_kind_of_picture() {
         &inter_new,
         &[Component::Y],
         Some(Pictures::Inter),
+        &[],
         false,
     )
     .unwrap();
@@ -391,4 +392,26 @@ fn merge_can_swap_the_models_of_one_kind_of_picture() {
             );
         }
     }
+}
+
+#[test]
+fn merge_replaces_only_the_selected_qp_ranges() {
+    // Base: y-1 (QP 0-9), y-2 (QP 10-19); take: y-3 (QP 0-9), y-4 (QP 10-19).
+    let base =
+        Source::from_bytes(random_models(6, &[(Component::Y, 1), (Component::Y, 2)])).unwrap();
+    let take =
+        Source::from_bytes(random_models(7, &[(Component::Y, 3), (Component::Y, 4)])).unwrap();
+    let merged =
+        lut_build::merge::merge_selected(&base, &take, &[Component::Y], None, &[[10, 19]], false)
+            .unwrap();
+    let models: Vec<(String, [i32; 2])> = merged
+        .description()
+        .models
+        .iter()
+        .map(|m| (m.name.clone(), m.qp_range))
+        .collect();
+    assert_eq!(
+        models,
+        [("y-1".to_string(), [0, 9]), ("y-4".to_string(), [10, 19])]
+    );
 }

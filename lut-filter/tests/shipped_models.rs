@@ -55,15 +55,45 @@ fn embedded_default_is_the_shipped_file() {
     assert_eq!(lut_filter::default_model::bytes(), file.as_slice());
 }
 
-/// Every spatial node of the default reads the patterns s, l, x (docs/fit.md, "Patterns"):
-/// luma, the inter U models (own plane), and the cross-component chroma models for every
-/// picture and for inter V, whose three nodes read their own plane, luma and the other chroma
-/// plane.
+/// The default's models are of two kinds. Least-squares models, whose spatial nodes read the
+/// patterns s, l, x (docs/fit.md, "Patterns"): luma, the inter U models (own plane), and the
+/// cross-component chroma models for inter V and for the QP ranges without a network, whose three
+/// nodes read their own plane, luma and the other chroma plane. And trained networks
+/// (`lut-train`, notes say so) for chroma at the QP ranges of `NETWORK_CHROMA`: DESIGN §2's
+/// cross-component chroma architecture (`presets::chroma_cross_component`, patterns s, d, y).
 #[test]
-fn every_default_model_reads_the_line_patterns_and_its_planes() {
-    use lut_filter::{Node, Pattern};
+fn every_default_model_is_a_line_pattern_fit_or_a_trained_chroma_network() {
+    use lut_filter::description::presets;
+    use lut_filter::{Node, Pattern, TableLayout};
+    /// The chroma models for every picture taken from trained networks (data/MODEL.md).
+    const NETWORK_CHROMA: [&str; 4] = ["u-qp28-32", "u-qp33-37", "v-qp28-32", "v-qp33-37"];
+    // A node without its table layout (pruning picks one per node).
+    let shape = |n: &Node| -> Node {
+        let mut n = n.clone();
+        if let Node::Spatial(s) = &mut n {
+            s.table = TableLayout::Regular;
+        }
+        n
+    };
     let c = lut_filter::default_model::open().unwrap();
+    let mut networks = Vec::new();
     for m in &c.description().models {
+        if m.notes.starts_with("lut-train") {
+            assert_eq!(m.pictures, Pictures::All, "{}", m.name);
+            let want = presets::chroma_cross_component(
+                &m.name,
+                m.component,
+                m.qp_range,
+                TableLayout::Regular,
+                1,
+                5,
+            );
+            let got: Vec<Node> = m.nodes.iter().map(shape).collect();
+            assert_eq!(got, want.nodes, "{}", m.name);
+            assert_eq!(m.output.terms, want.output.terms, "{}", m.name);
+            networks.push(m.name.as_str());
+            continue;
+        }
         let mut inputs = Vec::new();
         for n in &m.nodes {
             if let Node::Spatial(s) = n {
@@ -85,4 +115,6 @@ fn every_default_model_reads_the_line_patterns_and_its_planes() {
         };
         assert_eq!(inputs, want, "{}", m.name);
     }
+    networks.sort_unstable();
+    assert_eq!(networks, NETWORK_CHROMA);
 }

@@ -102,6 +102,12 @@ struct TrainArgs {
     /// Initial gain of the last layer of the output units (small: start near the identity).
     #[arg(long, default_value_t = 0.1)]
     out_gain: f32,
+    /// Start from a trained network instead of random weights: the first model of this
+    /// `.net` file, same architecture and hidden widths (e.g. the U model to start V, or the
+    /// QP 33-37 model to start QP 28-32). Chroma-cc runs from random weights can stay at the
+    /// identity for hundreds of updates; a trained start skips that (lut-train/README.md).
+    #[arg(long, value_name = "NET")]
+    init: Option<PathBuf>,
     /// Table layout written into the description (lut-build's default when building tables):
     /// dfc (dims 4, dw 3, si 5) or regular.
     #[arg(long, default_value = "dfc")]
@@ -216,6 +222,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         TransferArg::Clamp => Transfer::Clamp,
     };
     c.out_gain = a.out_gain;
+    c.init.clone_from(&a.init);
     c.layout = match a.layout.as_str() {
         "dfc" => TableLayout::Dfc {
             dims: 4,

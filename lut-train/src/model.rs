@@ -191,6 +191,55 @@ impl Network {
         Ok(Network { graph, units })
     }
 
+    /// The units of `graph` started from another model's trained network (`net`'s first
+    /// model: the same architecture for another component or QP range): unit `node/pattern`
+    /// of `graph` gets the weights of unit `node/pattern` of that model. Every unit must exist
+    /// there with the same shape (inputs, outputs, hidden widths, activation, transfer).
+    pub fn from_other_model(
+        graph: Graph,
+        net: &NetFile,
+        hidden: &[usize],
+        transfer: Transfer,
+        device: &Device,
+    ) -> Result<Network, TrainError> {
+        let source = net
+            .description
+            .models
+            .first()
+            .map(|m| m.name.clone())
+            .ok_or_else(|| TrainError::Model("the initial network holds no model".into()))?;
+        let own = format!("{}/", graph.desc.name);
+        let units = graph
+            .units
+            .iter()
+            .map(|slot| {
+                let rest = slot.name.strip_prefix(&own).unwrap_or(&slot.name);
+                let w = net.unit(&format!("{source}/{rest}"))?;
+                let spec = &w.spec;
+                if spec.inputs != slot.inputs
+                    || spec.outputs != slot.outputs
+                    || spec.hidden != hidden
+                    || spec.activation != Activation::Relu
+                    || spec.transfer != transfer
+                {
+                    return Err(TrainError::Model(format!(
+                        "initial unit {source}/{rest} has shape {}-{:?}-{} ({:?}, {:?});                          {} needs {}-{hidden:?}-{} (Relu, {transfer:?})",
+                        spec.inputs,
+                        spec.hidden,
+                        spec.outputs,
+                        spec.activation,
+                        spec.transfer,
+                        slot.name,
+                        slot.inputs,
+                        slot.outputs
+                    )));
+                }
+                Mlp::from_weights(w, device)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Network { graph, units })
+    }
+
     /// The units of `graph` taken from a network file.
     pub fn from_net(graph: Graph, net: &NetFile, device: &Device) -> Result<Network, TrainError> {
         let units = graph

@@ -72,6 +72,10 @@ pub struct TrainConfig {
     pub val_crop: usize,
     /// Checkpoint every this many updates (0: only at the end).
     pub checkpoint_every: u64,
+    /// Start from this network file's first model (same architecture and unit shapes, e.g.
+    /// another component or QP range) instead of random weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<std::path::PathBuf>,
 }
 
 /// Fields that may change when a run is resumed (they do not affect the weights).
@@ -115,6 +119,7 @@ impl TrainConfig {
             val_crops: 16,
             val_crop: 128,
             checkpoint_every: 100,
+            init: None,
         }
     }
 
@@ -407,14 +412,23 @@ pub fn train(
     let net_path = run.out.join("net.net");
     let device = Device::Cpu;
     let graph = config.graph()?;
-    let net = Network::random(
-        graph,
-        &config.hidden,
-        config.transfer,
-        config.out_gain,
-        config.seed,
-        &device,
-    )?;
+    let net = match &config.init {
+        Some(path) => Network::from_other_model(
+            graph,
+            &lut_build::net::NetFile::read(path)?,
+            &config.hidden,
+            config.transfer,
+            &device,
+        )?,
+        None => Network::random(
+            graph,
+            &config.hidden,
+            config.transfer,
+            config.out_gain,
+            config.seed,
+            &device,
+        )?,
+    };
     let vars = net.vars();
     let mut adam = Adam::new(&vars);
     let (mut step, elapsed0) = if run.resume {

@@ -147,3 +147,39 @@ fn loss_falls_on_a_tiny_synthetic_problem() {
     assert_eq!(net.description.models[0].output.scale_shift, 4);
     assert!(net.description.models[0].notes.contains("60 of 60 updates"));
 }
+
+#[test]
+fn a_run_started_from_another_models_network_takes_its_weights() {
+    let train_set = FrameSet::new(synthetic_frames(2, 40, 32, 7));
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let mut ca = tiny(Arch::Cascade2, 3);
+    ca.val_crops = 0;
+    train(&ca, &train_set, None, &run(&a, false, None)).unwrap();
+    // Another QP range (another model name), started from a's network and stopped before
+    // its first update: its network is a's, unit for unit.
+    let mut cb = TrainConfig::new(Arch::Cascade2, Component::Y, [10, 20]);
+    cb.hidden = ca.hidden.clone();
+    cb.val_crops = 0;
+    cb.init = Some(a.join("net.net"));
+    train(&cb, &train_set, None, &run(&b, false, Some(0))).unwrap();
+    let na = lut_build::net::NetFile::read(a.join("net.net")).unwrap();
+    let nb = lut_build::net::NetFile::read(b.join("net.net")).unwrap();
+    assert_eq!(nb.description.models[0].name, "y-qp10-20");
+    assert_eq!(na.units.len(), nb.units.len());
+    for (name, w) in &nb.units {
+        let source = name.replacen("y-qp10-20/", "y-qp30-40/", 1);
+        assert!(na.units[&source] == *w, "{name} differs from {source}");
+    }
+    // A network of other widths is refused with a message naming the unit.
+    cb.hidden = vec![4, 4];
+    let err = train(
+        &cb,
+        &train_set,
+        None,
+        &run(&dir.path().join("c"), false, Some(0)),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("initial unit y-qp30-40/s1/"), "{err}");
+}

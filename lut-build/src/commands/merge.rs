@@ -30,6 +30,11 @@ pub struct MergeArgs {
     /// Default: every model of --components.
     #[arg(long, value_enum)]
     pictures: Option<super::fit::PicturesArg>,
+    /// Only the models of --components with these slice-QP ranges `lo-hi` (comma-separated)
+    /// are replaced (or added) and taken, e.g. `--qp-ranges 33-37` puts one range's model of
+    /// --take in place of the base's and keeps the base's other ranges. Default: every range.
+    #[arg(long, value_delimiter = ',')]
+    qp_ranges: Vec<String>,
     /// Container to write (atomically).
     #[arg(long, value_name = "LUT")]
     out: PathBuf,
@@ -41,11 +46,17 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
         Source::read(&args.base).with_context(|| format!("opening {}", args.base.display()))?;
     let take =
         Source::read(&args.take).with_context(|| format!("opening {}", args.take.display()))?;
+    let qp_ranges = args
+        .qp_ranges
+        .iter()
+        .map(|s| super::finetune::parse_range(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let writer = lut_build::merge::merge_selected(
         &base,
         &take,
         &args.components,
         args.pictures.map(Into::into),
+        &qp_ranges,
         args.add,
     )
     .context("merging")?;
