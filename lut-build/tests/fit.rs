@@ -88,20 +88,24 @@ fn runtime_mse(container: &Container, s: &Synthetic) -> f64 {
     se / out.len() as f64
 }
 
-/// Fits a U model on `s` and writes it: the container, and the training MSE before the fit and
-/// after its last part.
-fn fit_u(s: &Synthetic, cross: Vec<CrossSource>, colour_gain: bool) -> (Container, f64, f64) {
-    let (cw, ch) = (s.w / 2, s.h / 2);
-    let pair = PlanePair {
+/// The U training pair of `s`, with its luma and V planes as cross-component inputs.
+fn u_pair(s: &Synthetic) -> PlanePair<'_> {
+    PlanePair {
         recon: &s.u,
         orig: &s.u_orig,
-        width: cw,
-        height: ch,
+        width: s.w / 2,
+        height: s.h / 2,
         cross: CrossPlanes {
             luma: Some((&s.luma, s.w, s.h)),
             other_chroma: Some(&s.v),
         },
-    };
+    }
+}
+
+/// Fits a U model on `s` and writes it: the container, and the training MSE before the fit and
+/// after its last part.
+fn fit_u(s: &Synthetic, cross: Vec<CrossSource>, colour_gain: bool) -> (Container, f64, f64) {
+    let pair = u_pair(s);
     let opts = FitOptions {
         layout: TableLayout::Dfc {
             dims: 4,
@@ -361,17 +365,7 @@ fn filtered(container: &Container, c: Component, s: &Synthetic, u: &[u16], v: &[
 fn mirrored_chroma_filters_v_as_the_u_model_filters_u() {
     // A U model with every kind of node (own plane, luma, other chroma, colour-gain channel).
     let s = synthetic_colour(13, 48, 32);
-    let (cw, ch) = (s.w / 2, s.h / 2);
-    let pair = PlanePair {
-        recon: &s.u,
-        orig: &s.u_orig,
-        width: cw,
-        height: ch,
-        cross: CrossPlanes {
-            luma: Some((&s.luma, s.w, s.h)),
-            other_chroma: Some(&s.v),
-        },
-    };
+    let pair = u_pair(&s);
     let opts = FitOptions {
         lambda: 1.0,
         level_lambda: 50.0,
