@@ -21,16 +21,21 @@ fn plane(p: &Picture10, c: Component) -> (&[u16], usize, usize) {
     }
 }
 
-/// The training pair of component `c` of a picture; a chroma pair carries the picture's luma and
-/// its other chroma plane as cross-component inputs.
-fn chroma_or_luma_pair(f: &crate::corpus::FramePair, c: Component) -> PlanePair<'_> {
-    let (recon, width, height) = plane(&f.reconstruction, c);
-    let (orig, _, _) = plane(&f.original, c);
-    let other = match c {
+/// The other chroma component of a chroma component (`None` for luma).
+fn other_chroma(c: Component) -> Option<Component> {
+    match c {
         Component::Y => None,
         Component::U => Some(Component::V),
         Component::V => Some(Component::U),
-    };
+    }
+}
+
+/// The training pair of component `c` of a picture; a chroma pair carries the picture's luma and
+/// its other chroma plane as cross-component inputs.
+fn training_pair(f: &crate::corpus::FramePair, c: Component) -> PlanePair<'_> {
+    let (recon, width, height) = plane(&f.reconstruction, c);
+    let (orig, _, _) = plane(&f.original, c);
+    let other = other_chroma(c);
     PlanePair {
         recon,
         orig,
@@ -83,14 +88,10 @@ pub fn fit_models(
                 continue;
             }
             let mut pairs: Vec<PlanePair<'_>> =
-                frames.iter().map(|f| chroma_or_luma_pair(f, c)).collect();
-            let other = match c {
-                Component::Y => None,
-                Component::U => Some(Component::V),
-                Component::V => Some(Component::U),
-            };
+                frames.iter().map(|f| training_pair(f, c)).collect();
+            let other = other_chroma(c);
             if let Some(o) = other.filter(|_| opts.shared_chroma) {
-                pairs.extend(frames.iter().map(|f| chroma_or_luma_pair(f, o)));
+                pairs.extend(frames.iter().map(|f| training_pair(f, o)));
             }
             let name = match opts.pictures {
                 Pictures::All => format!("{c}-qp{lo}-{hi}"),
